@@ -1,0 +1,99 @@
+//! Stateful emulators of the Quip and Oomnitza APIs, for tests, the demo and benchmarks.
+//!
+//! No live Quip or Oomnitza tenant is reachable from our machines, so every client, the
+//! engine, the CLI, the demo and the benchmarks meet these emulators instead. They follow
+//! the vendor documentation (see "Fidelity" below), not what our own clients send.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), api_sandbox::SandboxError> {
+//! use api_sandbox::{Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! println!("Quip at {} (token {})", sandbox.quip.base_url(), sandbox.quip.token());
+//! println!("Oomnitza at {} (token {})", sandbox.oomnitza.base_url(), sandbox.oomnitza.token());
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Fidelity
+//!
+//! See the module docs of [`quip`] and [`oomnitza`]: each lists which behaviours are
+//! confirmed by vendor documentation and which are this project's assumptions (shared with
+//! the clients and documented in `docs/api-notes.md`).
+//!
+//! # Shared machinery
+//!
+//! - [`datagen`]: deterministic realistic people (seed, size, disabled, robots, several
+//!   emails, non-ASCII names, admins, last logins).
+//! - [`faults`]: per-route fault injection (statuses, latency, hangs, malformed and truncated
+//!   bodies, repeated or skipped pages) and request counters by route and status.
+//! - [`clock`]: the real clock or a scaled one, for rate-limit windows in tests.
+
+pub mod clock;
+pub mod datagen;
+pub mod faults;
+pub mod oomnitza;
+pub mod quip;
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+pub use clock::{Clock, ScaledClock, SystemClock};
+pub use datagen::{DataSpec, Person};
+pub use faults::{Counters, Fault, FaultRule, Faults, PageFault, RequestCount};
+pub use oomnitza::{OomnitzaConfig, OomnitzaEmulator};
+pub use quip::{QuipConfig, QuipEmulator};
+
+/// Errors starting the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// A port could not be bound.
+    #[error("could not listen on 127.0.0.1:{port} for the {name} emulator: {source}")]
+    Bind {
+        /// Which emulator.
+        name: &'static str,
+        /// The port asked for (0 = any).
+        port: u16,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Configuration of both emulators and the data they start with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SandboxConfig {
+    /// The Quip emulator.
+    pub quip: QuipConfig,
+    /// The Oomnitza emulator.
+    pub oomnitza: OomnitzaConfig,
+    /// The people Quip starts with.
+    pub data: DataSpec,
+}
+
+/// Both emulators, running.
+#[derive(Debug)]
+pub struct Sandbox {
+    /// The Quip emulator.
+    pub quip: QuipEmulator,
+    /// The Oomnitza emulator.
+    pub oomnitza: OomnitzaEmulator,
+}
+
+impl Sandbox {
+    /// Generates the data and starts both emulators on loopback.
+    pub async fn start(config: SandboxConfig) -> Result<Self, SandboxError> {
+        let people = datagen::generate(&config.data);
+        let company_id = datagen::company_id(config.data.seed);
+        let quip = QuipEmulator::start(config.quip, company_id, people).await?;
+        let oomnitza = OomnitzaEmulator::start(config.oomnitza).await?;
+        Ok(Sandbox { quip, oomnitza })
+    }
+
+    /// Stops both emulators.
+    pub async fn shutdown(self) {
+        self.quip.shutdown().await;
+        self.oomnitza.shutdown().await;
+    }
+}
