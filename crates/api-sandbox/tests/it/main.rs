@@ -1,0 +1,4 @@
+//! Integration tests of both emulators, through reqwest against running servers.
+
+mod oomnitza;
+mod quip;

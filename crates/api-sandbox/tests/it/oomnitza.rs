@@ -1,0 +1,1 @@
+//! Oomnitza emulator tests.

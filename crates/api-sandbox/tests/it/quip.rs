@@ -1,0 +1,1 @@
+//! Quip emulator tests.
