@@ -1,0 +1,156 @@
+//! Planning benchmark: N source records against N target records (10 fields each, 1% of the
+//! records changed, 1% removed from the source), for N = 10k, 100k and 1M.
+//!
+//! Each size runs in its own child process so its peak memory (`VmHWM`) is its own.
+//! Reports the median, min and max planning time over several runs, and the peak memory of
+//! the process (input data included). Run with `cargo bench -p sync-engine`; pass sizes to
+//! run only those, e.g. `cargo bench -p sync-engine -- 100000`.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // a bench binary prints its results
+
+use std::hint::black_box;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sync_engine::{
+    Collection, CollectionSpec, DesiredRecord, FieldName, Fields, PlanContext, TargetRecord,
+    TargetSnapshot, plan_collection,
+};
+
+const FIELDS: [&str; 10] = [
+    "department",
+    "email",
+    "employee_number",
+    "first_name",
+    "full_name",
+    "last_name",
+    "location",
+    "manager_email",
+    "quip_user_id",
+    "title",
+];
+
+fn names() -> Vec<FieldName> {
+    FIELDS.iter().map(|n| FieldName::from(*n)).collect()
+}
+
+fn spec(names: &[FieldName]) -> CollectionSpec {
+    CollectionSpec {
+        collection: Collection::Users,
+        sync_key: names[8].clone(),
+        fallback_keys: vec![names[1].clone()],
+        fields: names.to_vec(),
+    }
+}
+
+/// The fields of person `i`; `changed` alters the title.
+fn fields(names: &[FieldName], i: usize, changed: bool) -> Fields {
+    let key = format!("QUIPUSR{i:09}");
+    let title = if changed {
+        "Principal Engineer".to_owned()
+    } else {
+        format!("Engineer {}", i % 7)
+    };
+    let values = [
+        format!("Department {}", i % 40),
+        format!("first.last{i}@example-company.com"),
+        format!("{}", 100_000 + i),
+        format!("First{}", i % 1000),
+        format!("First{} Last{i}", i % 1000),
+        format!("Last{i}"),
+        format!("Office {}", i % 25),
+        format!("manager{}@example-company.com", i / 10),
+        key,
+        title,
+    ];
+    names
+        .iter()
+        .cloned()
+        .zip(values.into_iter().map(sync_engine::Value::from))
+        .collect()
+}
+
+fn target(names: &[FieldName], n: usize) -> TargetSnapshot {
+    TargetSnapshot {
+        records: (0..n)
+            .map(|i| TargetRecord {
+                id: format!("{}", 9_000_000 + i).into(),
+                key: Some(format!("QUIPUSR{i:09}").into()),
+                fields: fields(names, i, false),
+                active: true,
+                owned: true,
+                deactivated_by_sync: false,
+            })
+            .collect(),
+    }
+}
+
+/// Every record but each 100th (removed), each 100th + 1 with a changed title.
+fn desired(names: &[FieldName], n: usize) -> Vec<DesiredRecord> {
+    (0..n)
+        .filter(|i| i % 100 != 0)
+        .map(|i| DesiredRecord {
+            key: format!("QUIPUSR{i:09}").into(),
+            fields: fields(names, i, i % 100 == 1),
+            active: true,
+        })
+        .collect()
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn child(n: usize, runs: usize) {
+    let names = names();
+    let spec = spec(&names);
+    let actual = target(&names, n);
+    let ctx = PlanContext::default();
+    let mut times: Vec<Duration> = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let input = desired(&names, n);
+        let start = Instant::now();
+        let plan = plan_collection(&spec, black_box(input), &actual, &ctx);
+        times.push(start.elapsed());
+        assert_eq!(plan.counts.deactivate as usize, n.div_ceil(100));
+        assert_eq!(plan.counts.update as usize, n / 100);
+        drop(black_box(plan));
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{n:>9} x {n:<9} runs {runs:>2}  median {:>9.1} ms  min {:>9.1} ms  max {:>9.1} ms  peak {:>7.0} MiB",
+        ms(times[times.len() / 2]),
+        ms(times[0]),
+        ms(times[times.len() - 1]),
+        peak_rss_mib()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let n = args[i + 1].parse().expect("size");
+        let runs = args[i + 2].parse().expect("runs");
+        child(n, runs);
+        return;
+    }
+    let wanted: Vec<usize> = args.iter().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes = [(10_000, 21), (100_000, 11), (1_000_000, 5)];
+    let exe = std::env::current_exe().expect("current exe");
+    println!("planning N source x N target records (10 fields, 1% changed, 1% removed)");
+    for (n, runs) in sizes {
+        if !wanted.is_empty() && !wanted.contains(&n) {
+            continue;
+        }
+        let status = Command::new(&exe)
+            .args(["--child", &n.to_string(), &runs.to_string()])
+            .status()
+            .expect("run child");
+        assert!(status.success(), "benchmark child for {n} failed");
+    }
+}

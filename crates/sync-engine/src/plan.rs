@@ -1,0 +1,920 @@
+//! Reconciliation: a pure function from desired records, the target's state and the policy
+//! to a [`CollectionPlan`].
+//!
+//! Matching: on the sync key first; then, for records the sync key did not find, on the
+//! fallback keys in order (case-insensitive), which adopts an existing record this
+//! integration does not own instead of creating a duplicate. Adoption is an update that
+//! sets the sync key field. An email change is therefore an update, never a deactivation
+//! plus a creation.
+//!
+//! Guards (see `sync-safety.md`, S1–S3, S5):
+//! - no deactivation at all when the source read was incomplete, or when the source
+//!   returned no records unless [`DeactivatePolicy::allow_empty_source`];
+//! - when deactivations would exceed [`DeactivatePolicy::max_count`] or
+//!   [`DeactivatePolicy::max_percent`] of the owned active records (the smaller limit wins),
+//!   all of them are *held*: listed in the plan, not applied, unless the run is approved.
+//!   Creates, updates and reactivations still proceed;
+//! - only owned records are deactivated; only records the sync deactivated are reactivated.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{CompareOptions, match_text, values_equal};
+use crate::connector::{Change, CollectionSpec, Operation};
+use crate::mapping::DesiredRecord;
+use crate::record::{Completeness, FieldName, Fields, TargetRecord, TargetSnapshot, Value};
+
+/// Which kinds of writes a run may make.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preference {
+    /// Create missing records and update, deactivate and reactivate existing ones.
+    #[default]
+    CreateAndUpdate,
+    /// Only create; never modify an existing record (no updates, deactivations or
+    /// reactivations).
+    CreateOnly,
+    /// Never create; update, deactivate and reactivate existing records.
+    UpdateOnly,
+}
+
+/// When deactivations may run (`[integration.deactivate]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeactivatePolicy {
+    /// Deactivate owned records that are missing or inactive in the source.
+    pub enabled: bool,
+    /// Hold all deactivations of a run when there would be more than this many.
+    pub max_count: Option<u64>,
+    /// Hold all deactivations of a run when there would be more than this share (in percent)
+    /// of the owned active records.
+    pub max_percent: Option<f64>,
+    /// Allow deactivations even when the source returned no records at all.
+    pub allow_empty_source: bool,
+}
+
+impl Default for DeactivatePolicy {
+    /// Enabled, no thresholds, empty source not allowed.
+    fn default() -> Self {
+        DeactivatePolicy {
+            enabled: true,
+            max_count: None,
+            max_percent: None,
+            allow_empty_source: false,
+        }
+    }
+}
+
+impl DeactivatePolicy {
+    /// The largest number of deactivations allowed without approval, given the number of
+    /// owned active records; `None` when unlimited.
+    pub fn limit(&self, owned_active: u64) -> Option<u64> {
+        let by_percent = self
+            .max_percent
+            .map(|p| ((p.max(0.0) / 100.0) * owned_active as f64).floor() as u64);
+        match (self.max_count, by_percent) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Everything planning needs besides the records.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PlanContext {
+    /// Which writes are allowed.
+    pub preference: Preference,
+    /// Deactivation policy and thresholds.
+    pub deactivate: DeactivatePolicy,
+    /// Whether the source read saw everything (with the reason when it did not).
+    pub source: SourceState,
+    /// True when the operator approved deactivations above the thresholds for this run.
+    pub approved: bool,
+    /// How values are compared.
+    pub compare: CompareOptions,
+}
+
+/// Whether the source read was complete, as planning sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState(pub Completeness);
+
+impl Default for SourceState {
+    fn default() -> Self {
+        SourceState(Completeness::Complete)
+    }
+}
+
+impl From<Completeness> for SourceState {
+    fn from(c: Completeness) -> Self {
+        SourceState(c)
+    }
+}
+
+/// A source record that could not be turned into a desired record (a mapping or filter
+/// failed for it). Its key still counts as present: it is never deactivated because of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRecord {
+    /// The record's sync key (its source key when the sync key could not be computed).
+    pub key: CompactString,
+    /// Why, e.g. `mapping.users.fields.email: invalid operation: ...`.
+    pub message: String,
+}
+
+/// One field that differs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Target field.
+    pub field: FieldName,
+    /// Value in the target now.
+    pub old: Value,
+    /// Value to write.
+    pub new: Value,
+}
+
+/// Why a record is deactivated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeactivateReason {
+    /// The source no longer has the record.
+    MissingInSource,
+    /// The source says the record is inactive (e.g. disabled in Quip).
+    InactiveInSource,
+}
+
+/// Why a record is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// An earlier source record has the same key.
+    DuplicateSourceKey,
+    /// Several target records share the key.
+    AmbiguousTarget,
+    /// Inactive in the source and never synced: not created.
+    InactiveNeverSynced,
+    /// The target record is not owned by this integration, so it is not deactivated.
+    NotOwned,
+    /// Deactivated outside this sync (e.g. by hand): not reactivated.
+    DeactivatedOutsideSync,
+    /// `create_only` never modifies existing records.
+    CreateOnly,
+    /// `update_only` never creates.
+    UpdateOnly,
+    /// Deactivation is disabled by policy.
+    DeactivationDisabled,
+    /// Not deactivated: the source read was incomplete.
+    SourceIncomplete,
+    /// Not deactivated: the source returned no records.
+    EmptySource,
+    /// A mapping or filter failed for this record.
+    InvalidRecord,
+}
+
+/// What the plan does with one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create a record.
+    Create {
+        /// Every mapped field.
+        fields: Fields,
+    },
+    /// Update fields of an existing record.
+    Update {
+        /// Target id.
+        id: CompactString,
+        /// The fields that differ.
+        changes: Vec<FieldChange>,
+        /// Set when the record was matched by this fallback key and is adopted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        adopted_by: Option<FieldName>,
+    },
+    /// Deactivate a record.
+    Deactivate {
+        /// Target id.
+        id: CompactString,
+        /// Why.
+        reason: DeactivateReason,
+        /// Held by the threshold guard: not applied without approval.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        held: bool,
+    },
+    /// Reactivate a record this integration deactivated.
+    Reactivate {
+        /// Target id.
+        id: CompactString,
+        /// Fields that differ as well.
+        changes: Vec<FieldChange>,
+    },
+    /// Nothing to do.
+    Unchanged {
+        /// Target id.
+        id: CompactString,
+    },
+    /// Nothing done, for a reason worth reporting.
+    Skipped {
+        /// Target id, when a target record is involved.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<CompactString>,
+        /// Why, as a code.
+        reason: SkipReason,
+        /// Why, for people.
+        message: String,
+    },
+}
+
+/// One record's line in a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    /// The record's sync key.
+    pub key: CompactString,
+    /// What to do.
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// What the safety guards decided about deactivations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum GuardVerdict {
+    /// Deactivations (if any) proceed.
+    Clear,
+    /// Deactivation is off for this run (policy disabled, or `create_only`).
+    Disabled,
+    /// The source read was incomplete: no deactivations.
+    SourceIncomplete {
+        /// Why the read was incomplete.
+        reason: String,
+    },
+    /// The source returned no records: no deactivations.
+    EmptySource,
+    /// Too many deactivations: all held until approved.
+    Held {
+        /// Deactivations the plan would make.
+        count: u64,
+        /// The limit they exceed.
+        limit: u64,
+    },
+    /// Too many deactivations, but the run was approved.
+    Approved {
+        /// Deactivations the plan makes.
+        count: u64,
+        /// The limit they exceed.
+        limit: u64,
+    },
+}
+
+/// How many records fall in each bucket of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PlanCounts {
+    /// Records to create.
+    pub create: u64,
+    /// Records to update (adoptions included).
+    pub update: u64,
+    /// Records to deactivate (held ones excluded).
+    pub deactivate: u64,
+    /// Records to reactivate.
+    pub reactivate: u64,
+    /// Records already as desired.
+    pub unchanged: u64,
+    /// Records skipped, with a reason.
+    pub skipped: u64,
+    /// Deactivations held by the threshold guard.
+    pub held: u64,
+}
+
+impl PlanCounts {
+    /// Creates, updates, deactivations and reactivations (held ones excluded).
+    pub fn changes(&self) -> u64 {
+        self.create + self.update + self.deactivate + self.reactivate
+    }
+}
+
+/// The plan for one collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionPlan {
+    /// What was planned (collection, keys, fields).
+    pub spec: CollectionSpec,
+    /// Fingerprint of the target snapshot the plan was made from (empty when unknown).
+    #[serde(default)]
+    pub target_fingerprint: String,
+    /// Bucket sizes.
+    pub counts: PlanCounts,
+    /// What the deactivation guards decided.
+    pub guard: GuardVerdict,
+    /// Notes for the report (why deactivations were held or skipped, ...).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// One entry per record: desired records in order, then records missing in the source.
+    pub entries: Vec<PlanEntry>,
+}
+
+/// A deactivation held by the threshold guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldDeactivation {
+    /// Which collection.
+    pub collection: crate::record::Collection,
+    /// The record's sync key.
+    pub key: CompactString,
+    /// Target id.
+    pub id: CompactString,
+}
+
+impl CollectionPlan {
+    /// The deactivations held by the threshold guard.
+    pub fn held(&self) -> impl Iterator<Item = HeldDeactivation> + '_ {
+        self.entries.iter().filter_map(|e| match &e.action {
+            Action::Deactivate { id, held: true, .. } => Some(HeldDeactivation {
+                collection: self.spec.collection,
+                key: e.key.clone(),
+                id: id.clone(),
+            }),
+            _ => None,
+        })
+    }
+
+    /// True when applying would write something (held deactivations count only when
+    /// `allow_held`).
+    pub fn has_changes(&self, allow_held: bool) -> bool {
+        self.counts.changes() > 0 || (allow_held && self.counts.held > 0)
+    }
+
+    /// The changes to send to the target, grouped in this order: updates (adoptions and
+    /// email changes first, so a later create cannot collide with them), creates,
+    /// reactivations, deactivations. Held deactivations are included only when `allow_held`.
+    pub fn changes(&self, allow_held: bool) -> Vec<Change> {
+        let mut groups: [Vec<Change>; 4] = Default::default();
+        for e in &self.entries {
+            let (group, op) = match &e.action {
+                Action::Update {
+                    id,
+                    changes,
+                    adopted_by,
+                } => (
+                    0,
+                    Operation::Update {
+                        id: id.clone(),
+                        set: set_of(changes),
+                        adopt: adopted_by.is_some(),
+                    },
+                ),
+                Action::Create { fields } => (
+                    1,
+                    Operation::Create {
+                        fields: fields.clone(),
+                    },
+                ),
+                Action::Reactivate { id, changes } => (
+                    2,
+                    Operation::Reactivate {
+                        id: id.clone(),
+                        set: set_of(changes),
+                    },
+                ),
+                Action::Deactivate { id, held, .. } if !*held || allow_held => {
+                    (3, Operation::Deactivate { id: id.clone() })
+                }
+                _ => continue,
+            };
+            groups[group].push(Change {
+                key: e.key.clone(),
+                op,
+            });
+        }
+        groups.into_iter().flatten().collect()
+    }
+}
+
+fn set_of(changes: &[FieldChange]) -> Fields {
+    changes
+        .iter()
+        .map(|c| (c.field.clone(), c.new.clone()))
+        .collect()
+}
+
+/// How a desired record was matched to the target.
+#[derive(Debug, Clone, Copy)]
+enum Match {
+    /// Not found: create (or skip).
+    None,
+    /// Found by sync key.
+    Key(u32),
+    /// Found by fallback key number `.1`: adopt.
+    Fallback(u32, u32),
+    /// Several target records share the sync key.
+    Ambiguous(u32),
+    /// Several unowned target records share fallback key number `.1`.
+    AmbiguousFallback(u32, u32),
+    /// An earlier desired record had the same key.
+    Duplicate,
+}
+
+/// Plans one collection. Pure: no I/O, no clock.
+pub fn plan_collection(
+    spec: &CollectionSpec,
+    desired: Vec<DesiredRecord>,
+    actual: &TargetSnapshot,
+    ctx: &PlanContext,
+) -> CollectionPlan {
+    plan_collection_with_rejected(spec, desired, Vec::new(), actual, ctx)
+}
+
+/// [`plan_collection`] with source records that could not be mapped: they are reported as
+/// skipped and their keys count as present (never deactivated because of the failure).
+pub fn plan_collection_with_rejected(
+    spec: &CollectionSpec,
+    desired: Vec<DesiredRecord>,
+    rejected: Vec<RejectedRecord>,
+    actual: &TargetSnapshot,
+    ctx: &PlanContext,
+) -> CollectionPlan {
+    let targets = &actual.records;
+    let ci: HashSet<&str> = ctx.compare.set();
+    let source_len = desired.len() + rejected.len();
+
+    // Index the target by sync key; remember keys held by several records.
+    let mut by_key: HashMap<&str, u32> = HashMap::with_capacity(targets.len());
+    let mut dup_keys: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (i, t) in targets.iter().enumerate() {
+        let Some(k) = t.key.as_deref().filter(|k| !k.is_empty()) else {
+            continue;
+        };
+        match by_key.entry(k) {
+            Entry::Vacant(e) => {
+                e.insert(i as u32);
+            }
+            Entry::Occupied(e) => dup_keys
+                .entry(k)
+                .or_insert_with(|| vec![*e.get()])
+                .push(i as u32),
+        }
+    }
+    let mut claimed = vec![false; targets.len()];
+
+    // Pass 1: sync keys (all of them first, so a fallback never steals a keyed record).
+    let mut matches: Vec<Match> = Vec::with_capacity(desired.len());
+    let mut unmatched_seen: HashSet<&str> = HashSet::new();
+    let mut any_unmatched = false;
+    for d in &desired {
+        let m = claim_key(
+            &d.key,
+            &by_key,
+            &dup_keys,
+            &mut unmatched_seen,
+            &mut claimed,
+        );
+        any_unmatched |= matches!(m, Match::None);
+        matches.push(m);
+    }
+    for r in &rejected {
+        claim_key(
+            &r.key,
+            &by_key,
+            &dup_keys,
+            &mut unmatched_seen,
+            &mut claimed,
+        );
+    }
+
+    // Pass 2: fallback keys for records the sync key did not find.
+    if any_unmatched && !spec.fallback_keys.is_empty() {
+        let indexes = fallback_indexes(spec, targets);
+        for (d, m) in desired.iter().zip(matches.iter_mut()) {
+            if !matches!(m, Match::None) {
+                continue;
+            }
+            for (fi, (field, index)) in spec.fallback_keys.iter().zip(&indexes).enumerate() {
+                let Some(value) = d.fields.get(field).and_then(match_text) else {
+                    continue;
+                };
+                let Some(candidates) = index.get(&value) else {
+                    continue;
+                };
+                let mut free = candidates.iter().filter(|&&i| !claimed[i as usize]);
+                match (free.next(), free.next()) {
+                    (Some(&i), None) => {
+                        claimed[i as usize] = true;
+                        *m = Match::Fallback(i, fi as u32);
+                    }
+                    (Some(_), Some(_)) => {
+                        let n = 2 + free.count();
+                        *m = Match::AmbiguousFallback(n as u32, fi as u32);
+                    }
+                    _ => continue,
+                }
+                break;
+            }
+        }
+    }
+    drop(unmatched_seen);
+
+    // Pass 3: decide per desired record, moving it into the plan.
+    let mut entries: Vec<PlanEntry> = Vec::with_capacity(desired.len() + rejected.len());
+    let mut candidates: Vec<usize> = Vec::new();
+    for (d, m) in desired.into_iter().zip(matches) {
+        let action = match m {
+            Match::Key(i) => decide(&d.fields, d.active, &targets[i as usize], None, ctx, &ci),
+            Match::Fallback(i, fi) => decide(
+                &d.fields,
+                d.active,
+                &targets[i as usize],
+                Some(&spec.fallback_keys[fi as usize]),
+                ctx,
+                &ci,
+            ),
+            Match::None => {
+                if !d.active {
+                    skipped(
+                        None,
+                        SkipReason::InactiveNeverSynced,
+                        "inactive in source, never synced",
+                    )
+                } else if ctx.preference == Preference::UpdateOnly {
+                    skipped(
+                        None,
+                        SkipReason::UpdateOnly,
+                        "not in the target; update_only never creates",
+                    )
+                } else {
+                    Action::Create { fields: d.fields }
+                }
+            }
+            Match::Ambiguous(n) => skipped(
+                None,
+                SkipReason::AmbiguousTarget,
+                format!("ambiguous: {n} target records share this key"),
+            ),
+            Match::AmbiguousFallback(n, fi) => skipped(
+                None,
+                SkipReason::AmbiguousTarget,
+                format!(
+                    "ambiguous: {n} unowned target records share this {}",
+                    spec.fallback_keys[fi as usize]
+                ),
+            ),
+            Match::Duplicate => skipped(
+                None,
+                SkipReason::DuplicateSourceKey,
+                "duplicate source key: an earlier source record has the same key",
+            ),
+        };
+        if matches!(action, Action::Deactivate { .. }) {
+            candidates.push(entries.len());
+        }
+        entries.push(PlanEntry { key: d.key, action });
+    }
+    for r in rejected {
+        entries.push(PlanEntry {
+            key: r.key,
+            action: skipped(None, SkipReason::InvalidRecord, r.message),
+        });
+    }
+
+    // Pass 4: owned active records the source no longer has.
+    let mut owned_active: u64 = 0;
+    for (t, was_claimed) in targets.iter().zip(&claimed) {
+        if !(t.owned && t.active) {
+            continue;
+        }
+        owned_active += 1;
+        if *was_claimed {
+            continue;
+        }
+        candidates.push(entries.len());
+        entries.push(PlanEntry {
+            key: t.key.clone().unwrap_or_else(|| t.id.clone()),
+            action: Action::Deactivate {
+                id: t.id.clone(),
+                reason: DeactivateReason::MissingInSource,
+                held: false,
+            },
+        });
+    }
+
+    // Guards.
+    let (guard, notes) = guard(
+        &mut entries,
+        &candidates,
+        ctx,
+        source_len,
+        owned_active,
+        spec,
+    );
+
+    let mut counts = PlanCounts::default();
+    for e in &entries {
+        match &e.action {
+            Action::Create { .. } => counts.create += 1,
+            Action::Update { .. } => counts.update += 1,
+            Action::Deactivate { held: true, .. } => counts.held += 1,
+            Action::Deactivate { .. } => counts.deactivate += 1,
+            Action::Reactivate { .. } => counts.reactivate += 1,
+            Action::Unchanged { .. } => counts.unchanged += 1,
+            Action::Skipped { .. } => counts.skipped += 1,
+        }
+    }
+
+    CollectionPlan {
+        spec: spec.clone(),
+        target_fingerprint: String::new(),
+        counts,
+        guard,
+        notes,
+        entries,
+    }
+}
+
+/// Matches `key` against the target's sync keys, claiming what it finds.
+fn claim_key<'a>(
+    key: &'a str,
+    by_key: &HashMap<&str, u32>,
+    dup_keys: &HashMap<&str, Vec<u32>>,
+    unmatched_seen: &mut HashSet<&'a str>,
+    claimed: &mut [bool],
+) -> Match {
+    let Some(&i) = by_key.get(key) else {
+        return if unmatched_seen.insert(key) {
+            Match::None
+        } else {
+            Match::Duplicate
+        };
+    };
+    if claimed[i as usize] {
+        return Match::Duplicate;
+    }
+    if let Some(all) = dup_keys.get(key) {
+        for &j in all {
+            claimed[j as usize] = true;
+        }
+        return Match::Ambiguous(all.len() as u32);
+    }
+    claimed[i as usize] = true;
+    Match::Key(i)
+}
+
+fn skipped(id: Option<CompactString>, reason: SkipReason, message: impl Into<String>) -> Action {
+    Action::Skipped {
+        id,
+        reason,
+        message: message.into(),
+    }
+}
+
+/// Per fallback key: normalised value → unowned target records holding it.
+fn fallback_indexes(
+    spec: &CollectionSpec,
+    targets: &[TargetRecord],
+) -> Vec<HashMap<CompactString, Vec<u32>>> {
+    spec.fallback_keys
+        .iter()
+        .map(|field| {
+            let mut index: HashMap<CompactString, Vec<u32>> = HashMap::new();
+            for (i, t) in targets.iter().enumerate() {
+                if t.owned {
+                    continue;
+                }
+                if let Some(v) = t.fields.get(field).and_then(match_text) {
+                    index.entry(v).or_default().push(i as u32);
+                }
+            }
+            index
+        })
+        .collect()
+}
+
+/// What to do with a desired record matched to `t` (`adopted_by` when matched by fallback).
+fn decide(
+    fields: &Fields,
+    active: bool,
+    t: &TargetRecord,
+    adopted_by: Option<&FieldName>,
+    ctx: &PlanContext,
+    ci: &HashSet<&str>,
+) -> Action {
+    let id = || Some(t.id.clone());
+    let create_only = ctx.preference == Preference::CreateOnly;
+    match (active, t.active) {
+        (true, true) => {
+            let changes = diff(fields, &t.fields, ci);
+            if changes.is_empty() {
+                Action::Unchanged { id: t.id.clone() }
+            } else if create_only {
+                skipped(
+                    id(),
+                    SkipReason::CreateOnly,
+                    format!(
+                        "{} field(s) differ; create_only never modifies existing records",
+                        changes.len()
+                    ),
+                )
+            } else {
+                Action::Update {
+                    id: t.id.clone(),
+                    changes,
+                    adopted_by: adopted_by.cloned(),
+                }
+            }
+        }
+        (true, false) => {
+            if create_only {
+                skipped(
+                    id(),
+                    SkipReason::CreateOnly,
+                    "inactive in the target; create_only never reactivates",
+                )
+            } else if t.deactivated_by_sync && adopted_by.is_none() {
+                Action::Reactivate {
+                    id: t.id.clone(),
+                    changes: diff(fields, &t.fields, ci),
+                }
+            } else {
+                skipped(
+                    id(),
+                    SkipReason::DeactivatedOutsideSync,
+                    "deactivated outside this sync; not reactivated",
+                )
+            }
+        }
+        (false, true) => {
+            if !t.owned || adopted_by.is_some() {
+                skipped(
+                    id(),
+                    SkipReason::NotOwned,
+                    "inactive in source, but the target record is not owned by this integration",
+                )
+            } else {
+                // A candidate: the guards decide below.
+                Action::Deactivate {
+                    id: t.id.clone(),
+                    reason: DeactivateReason::InactiveInSource,
+                    held: false,
+                }
+            }
+        }
+        (false, false) => Action::Unchanged { id: t.id.clone() },
+    }
+}
+
+/// The fields of `desired` whose values differ in `actual` (only fields the mapping writes).
+fn diff(desired: &Fields, actual: &Fields, ci: &HashSet<&str>) -> Vec<FieldChange> {
+    const NULL: Value = Value::Null;
+    let mut changes = Vec::new();
+    let mut it = actual.iter().peekable();
+    for (name, new) in desired.iter() {
+        let old = loop {
+            match it.peek() {
+                Some((n, _)) if n.as_ref() < name.as_ref() => {
+                    it.next();
+                }
+                Some((n, v)) if n.as_ref() == name.as_ref() => break *v,
+                _ => break &NULL,
+            }
+        };
+        let case_insensitive = !ci.is_empty() && ci.contains(name.as_ref());
+        if !values_equal(new, old, case_insensitive) {
+            changes.push(FieldChange {
+                field: name.clone(),
+                old: old.clone(),
+                new: new.clone(),
+            });
+        }
+    }
+    changes
+}
+
+/// Applies the deactivation guards to the candidate entries.
+fn guard(
+    entries: &mut [PlanEntry],
+    candidates: &[usize],
+    ctx: &PlanContext,
+    source_len: usize,
+    owned_active: u64,
+    spec: &CollectionSpec,
+) -> (GuardVerdict, Vec<String>) {
+    let count = candidates.len() as u64;
+    let mut notes = Vec::new();
+    let block = |entries: &mut [PlanEntry], reason: SkipReason, message: &str| {
+        for &i in candidates {
+            let id = match &entries[i].action {
+                Action::Deactivate { id, .. } => Some(id.clone()),
+                _ => None,
+            };
+            entries[i].action = skipped(id, reason, message);
+        }
+    };
+    let collection = spec.collection;
+    let verdict = if ctx.preference == Preference::CreateOnly {
+        block(
+            entries,
+            SkipReason::CreateOnly,
+            "not deactivated: create_only never modifies existing records",
+        );
+        if count > 0 {
+            notes.push(format!(
+                "{collection}: {count} deactivation(s) not made: create_only never modifies existing records"
+            ));
+        }
+        GuardVerdict::Disabled
+    } else if !ctx.deactivate.enabled {
+        block(
+            entries,
+            SkipReason::DeactivationDisabled,
+            "not deactivated: deactivation is disabled",
+        );
+        if count > 0 {
+            notes.push(format!(
+                "{collection}: {count} deactivation(s) not made: deactivation is disabled"
+            ));
+        }
+        GuardVerdict::Disabled
+    } else if let Completeness::Incomplete { reason } = &ctx.source.0 {
+        let message = format!("not deactivated: the source read was incomplete ({reason})");
+        block(entries, SkipReason::SourceIncomplete, &message);
+        notes.push(format!(
+            "{collection}: no deactivations because the source read was incomplete ({reason}); {count} deactivation(s) skipped"
+        ));
+        GuardVerdict::SourceIncomplete {
+            reason: reason.clone(),
+        }
+    } else if source_len == 0 && !ctx.deactivate.allow_empty_source {
+        block(
+            entries,
+            SkipReason::EmptySource,
+            "not deactivated: the source returned no records",
+        );
+        notes.push(format!(
+            "{collection}: no deactivations because the source returned no records; {count} deactivation(s) skipped (set allow_empty_source to allow)"
+        ));
+        GuardVerdict::EmptySource
+    } else {
+        match ctx.deactivate.limit(owned_active) {
+            Some(limit) if count > limit => {
+                let mut why = format!("{count} deactivation(s) exceed the limit of {limit} (");
+                if let Some(c) = ctx.deactivate.max_count {
+                    let _ = write!(why, "max_count {c}");
+                }
+                if let Some(p) = ctx.deactivate.max_percent {
+                    if ctx.deactivate.max_count.is_some() {
+                        why.push_str(", ");
+                    }
+                    let _ = write!(
+                        why,
+                        "max_percent {p}% of {owned_active} owned active records"
+                    );
+                }
+                why.push(')');
+                if ctx.approved {
+                    notes.push(format!("{collection}: {why}; approved for this run"));
+                    GuardVerdict::Approved { count, limit }
+                } else {
+                    for &i in candidates {
+                        if let Action::Deactivate { held, .. } = &mut entries[i].action {
+                            *held = true;
+                        }
+                    }
+                    notes.push(format!(
+                        "{collection}: {why}; all held, creates and updates proceed; approve the run to apply them"
+                    ));
+                    GuardVerdict::Held { count, limit }
+                }
+            }
+            _ => GuardVerdict::Clear,
+        }
+    };
+    (verdict, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_takes_the_smaller() {
+        let p = DeactivatePolicy {
+            max_count: Some(50),
+            max_percent: Some(10.0),
+            ..DeactivatePolicy::default()
+        };
+        assert_eq!(p.limit(100), Some(10));
+        assert_eq!(p.limit(10_000), Some(50));
+        assert_eq!(DeactivatePolicy::default().limit(10), None);
+    }
+
+    #[test]
+    fn diff_walks_sorted_fields() {
+        let desired = Fields::new().with("a", "1").with("c", "x").with("e", "E");
+        let actual = Fields::new()
+            .with("a", 1)
+            .with("b", "ignored")
+            .with("c", "y")
+            .with("e", "e");
+        let ci: HashSet<&str> = ["e"].into_iter().collect();
+        let changes = diff(&desired, &actual, &ci);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(&*changes[0].field, "c");
+    }
+}
