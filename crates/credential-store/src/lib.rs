@@ -1,0 +1,103 @@
+//! Credentials for SaaS connectors: a model that puts itself on requests, and a chain of
+//! providers (environment, OS keyring, encrypted local file, cloud database) where the
+//! secret is never stored in plain text and never shown.
+//!
+//! - [`Credential`] — a name, an owner, a [`CredentialKind`] (API key in a header or query
+//!   parameter with an optional prefix, HTTP Basic, or OAuth2 refresh token) and
+//!   timestamps. Secrets are private [`secrecy::SecretString`] fields: a client calls
+//!   [`Credential::apply`] / [`Credential::authorize`] (OAuth2: refreshes the access token
+//!   first) or takes [`Credential::header`] (marked sensitive), and never sees the value.
+//!   `Debug`, `Display` and the listing form [`CredentialMetadata`] leave secrets out.
+//! - [`CredentialProvider`] — `get`, `put`, `delete`, `list`, `rotate_secret`, with
+//!   [`ErrorKind::NotFound`] / [`ErrorKind::Unavailable`] falling through a [`Chain`] and
+//!   any other error stopping it (cargo's credential-provider model).
+//! - Providers: [`EnvProvider`] (read-only, `QUIP_OOMNITZA_CRED_<NAME>`),
+//!   [`KeyringProvider`] (keyring-core; unavailable on machines without a keyring),
+//!   [`FileProvider`] (XChaCha20-Poly1305, Argon2id or raw key, authenticated versioned
+//!   header, 0600, atomic and locked writes, passphrase rotation), and
+//!   [`DatabaseProvider`] over a [`CredentialDatabase`] that the cloud store implements,
+//!   with envelope encryption by [`SealedSecret`] under a [`MasterKey`].
+//!
+//! The file format, the environment-variable scheme and the threat model are described in
+//! the project's `docs/credentials.md`.
+//!
+//! # Example: a connector stores and uses its credential
+//!
+//! ```
+//! use credential_store::{
+//!     Chain, Credential, CredentialKind, CredentialProvider, EnvProvider, FileProvider,
+//!     Placement,
+//! };
+//! use secrecy::SecretString;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), credential_store::CredentialError> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("credentials.qoc");
+//! let file = FileProvider::new(&path, SecretString::from("correct horse battery staple"));
+//!
+//! // Set-up, once (e.g. `quip-oomnitza credentials add`): Oomnitza's API token goes in
+//! // the `Authorization2` header without prefix.
+//! let kind = CredentialKind::api_key(
+//!     "Authorization2",
+//!     Placement::Header,
+//!     None,
+//!     SecretString::from("token-copied-from-oomnitza"),
+//! )?;
+//! file.put(&Credential::new("oomnitza", "it-ops", kind)?).await?;
+//!
+//! // Every run: the environment overrides the file.
+//! let credentials = Chain::new().with(EnvProvider::new()).with(file);
+//! let oomnitza = credentials.get("oomnitza").await?;
+//!
+//! // The connector's client puts it on its requests without touching the secret.
+//! let http = reqwest::Client::new();
+//! let request = oomnitza
+//!     .authorize(&http, http.get("https://acme.oomnitza.com/api/v3/users"))
+//!     .await?
+//!     .build()
+//!     .expect("valid request");
+//! assert!(request.headers()["Authorization2"].is_sensitive());
+//!
+//! // Listings and logs never show it.
+//! let listing = credentials.list().await?;
+//! assert_eq!(listing[0].name, "oomnitza");
+//! assert!(!format!("{oomnitza:?} {oomnitza}").contains("token-copied-from-oomnitza"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `linux-keyutils` (off by default; Linux only): `KeyringProvider::linux_keyutils`, the
+//!   kernel keyutils store as a platform keyring that needs no D-Bus and works on headless
+//!   servers. Without it, give [`KeyringProvider`] a keyring-core store yourself, or it
+//!   reports itself unavailable.
+
+mod chain;
+pub mod database;
+pub mod env;
+mod error;
+pub mod file;
+pub mod keyring;
+mod model;
+mod oauth2;
+mod provider;
+pub mod sealed;
+mod stored;
+
+pub use chain::Chain;
+pub use database::{CredentialDatabase, DatabaseProvider, InMemoryDatabase, SealedCredential};
+pub use env::EnvProvider;
+pub use error::{CredentialError, ErrorKind, Result};
+pub use file::{FileKey, FileProvider, KdfParams};
+pub use keyring::KeyringProvider;
+pub use model::{
+    ApiKey, Basic, Credential, CredentialKind, CredentialMetadata, KindMetadata, Placement,
+};
+pub use oauth2::OAuth2;
+pub use provider::CredentialProvider;
+pub use sealed::{MasterKey, SealedSecret};
+
+/// Re-exported so users name the same `secrecy` version.
+pub use secrecy;
