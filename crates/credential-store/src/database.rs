@@ -113,7 +113,10 @@ impl fmt::Debug for InMemoryDatabase {
 #[async_trait]
 impl CredentialDatabase for InMemoryDatabase {
     async fn fetch(&self, owner: &str, name: &str) -> Result<Option<SealedCredential>> {
-        Ok(self.lock().get(&(owner.to_owned(), name.to_owned())).cloned())
+        Ok(self
+            .lock()
+            .get(&(owner.to_owned(), name.to_owned()))
+            .cloned())
     }
 
     async fn upsert(&self, owner: &str, row: SealedCredential) -> Result<()> {

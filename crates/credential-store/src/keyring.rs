@@ -1,19 +1,23 @@
 //! Credentials in the OS keyring, through [`keyring_core`].
 //!
 //! keyring-core itself only defines the store interface (plus an in-memory mock); the
-//! platform stores are separate crates, several of which need system libraries (D-Bus for
-//! the freedesktop Secret Service). So this provider takes a keyring-core store:
+//! platform stores are separate crates, and the persistent ones need system services
+//! (the freedesktop Secret Service over D-Bus, macOS Keychain, Windows Credential
+//! Manager). So this provider takes a keyring-core store from the application:
 //!
 //! - [`KeyringProvider::new`] with any store (`Arc<keyring_core::CredentialStore>`),
 //! - [`KeyringProvider::from_default_store`] with the store the application registered
-//!   through `keyring_core::set_default_store`,
-//! - `KeyringProvider::linux_keyutils` (feature `linux-keyutils`, Linux only) with the
-//!   kernel keyutils store, which is pure Rust and works on headless servers (it keeps
-//!   secrets in kernel memory until reboot).
+//!   through `keyring_core::set_default_store` (e.g. a binary built with
+//!   `dbus-secret-service-keyring-store` on desktops).
 //!
-//! With no store, or when the store reports that the platform storage cannot be reached
-//! (`NoStorageAccess`, `PlatformFailure`), every call fails with
-//! [`ErrorKind::Unavailable`], so a [`Chain`](crate::Chain) goes on to its next provider.
+//! With no store (the normal case on a headless server), or when the store reports that
+//! the platform storage cannot be reached (`NoStorageAccess`, `PlatformFailure`), every
+//! call fails with [`ErrorKind::Unavailable`], so a [`Chain`](crate::Chain) goes on to its
+//! next provider.
+//!
+//! (The kernel keyutils store was considered and left out: it loses its contents at
+//! reboot, which would make a file encrypted under a keyring-held key unreadable, and in
+//! containers its first write in a process can fail with "access denied".)
 //!
 //! Each credential is one keyring entry (service `quip-oomnitza`, user = credential name)
 //! holding the credential as JSON. Because stores cannot enumerate portably, the names are
@@ -87,19 +91,6 @@ impl KeyringProvider {
         }
     }
 
-    /// A provider on the Linux kernel keyutils store (session keyring; secrets stay in
-    /// kernel memory until reboot or logout).
-    #[cfg(all(feature = "linux-keyutils", target_os = "linux"))]
-    pub fn linux_keyutils() -> Self {
-        match linux_keyutils_keyring_store::Store::new() {
-            Ok(store) => Self::new(store),
-            Err(e) => Self::unavailable(format!(
-                "kernel keyutils store: {}",
-                describe(&e).unwrap_or_else(|| "cannot be opened".to_owned())
-            )),
-        }
-    }
-
     /// Uses another keyring service name (to separate installations or tests).
     #[must_use]
     pub fn with_service(mut self, service: impl Into<String>) -> Self {
@@ -146,11 +137,7 @@ impl KeyringProvider {
 
     fn read_blocking(&self, name: &str) -> Result<Credential> {
         let entry = self.entry(&self.service, name)?;
-        let secret = Zeroizing::new(
-            entry
-                .get_secret()
-                .map_err(|e| self.map_err(name, e))?,
-        );
+        let secret = Zeroizing::new(entry.get_secret().map_err(|e| self.map_err(name, e))?);
         let record: Record = serde_json::from_slice(&secret).map_err(|e| ErrorKind::Keyring {
             name: name.to_owned(),
             reason: format!("stored entry is not a credential: {}", json_position(&e)),
@@ -263,20 +250,21 @@ impl KeyringProvider {
                             reason: "stored file key is not base64".to_owned(),
                         })?,
                 );
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| ErrorKind::Keyring {
-                    name: id.to_owned(),
-                    reason: "stored file key is not 32 bytes".to_owned(),
-                })?;
+                let key: [u8; 32] =
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| ErrorKind::Keyring {
+                            name: id.to_owned(),
+                            reason: "stored file key is not 32 bytes".to_owned(),
+                        })?;
                 Ok(FileKey::raw(key))
             }
             Err(keyring_core::Error::NoEntry) => {
                 let mut key = Zeroizing::new([0_u8; 32]);
                 rand::rng().fill_bytes(&mut *key);
-                let text =
-                    Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(*key));
-                entry
-                    .set_password(&text)
-                    .map_err(|e| self.map_err(id, e))?;
+                let text = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(*key));
+                entry.set_password(&text).map_err(|e| self.map_err(id, e))?;
                 tracing::info!(key = %id, "created a new credential-file key in the keyring");
                 Ok(FileKey::raw(*key))
             }

@@ -69,10 +69,8 @@
 //!
 //! # Features
 //!
-//! - `linux-keyutils` (off by default; Linux only): `KeyringProvider::linux_keyutils`, the
-//!   kernel keyutils store as a platform keyring that needs no D-Bus and works on headless
-//!   servers. Without it, give [`KeyringProvider`] a keyring-core store yourself, or it
-//!   reports itself unavailable.
+//! None. Platform keyring stores are chosen by the application and handed to
+//! [`KeyringProvider`] (see its module docs); without one it reports itself unavailable.
 
 mod chain;
 pub mod database;

@@ -80,8 +80,7 @@ impl ApiKey {
         if name.is_empty() {
             return Err(CredentialError::invalid("api key", "token name is empty"));
         }
-        if self.placement == Placement::Header && HeaderName::from_bytes(name.as_bytes()).is_err()
-        {
+        if self.placement == Placement::Header && HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(CredentialError::invalid(
                 "api key",
                 format!("token name `{name}` is not a valid header name"),

@@ -149,7 +149,10 @@ impl OAuth2 {
     }
 
     pub(crate) fn replace_refresh_token(&mut self, refresh_token: SecretString) {
-        let tokens = self.tokens.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let tokens = self
+            .tokens
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
         tokens.refresh_token = refresh_token;
         tokens.access_token = None;
         tokens.expires_at = None;
@@ -230,7 +233,10 @@ impl OAuth2 {
             )
         })?;
         if answer.access_token.expose_secret().is_empty() {
-            return Err(refresh_failed(name, "token response has an empty access_token"));
+            return Err(refresh_failed(
+                name,
+                "token response has an empty access_token",
+            ));
         }
         let expires_at = match answer.expires_in {
             Some(secs) if secs > 0 => Some(now + TimeDelta::seconds(secs)),
@@ -239,7 +245,10 @@ impl OAuth2 {
         let mut tokens = self.lock();
         tokens.access_token = Some(answer.access_token);
         tokens.expires_at = expires_at;
-        if let Some(rotated) = answer.refresh_token.filter(|t| !t.expose_secret().is_empty()) {
+        if let Some(rotated) = answer
+            .refresh_token
+            .filter(|t| !t.expose_secret().is_empty())
+        {
             tokens.refresh_token = rotated;
         }
         tracing::debug!(credential = %name, ?expires_at, "OAuth2 access token refreshed");
@@ -353,11 +362,12 @@ mod tests {
         assert!(!oauth().is_fresh_at(now), "no token is never fresh");
         let o = oauth().with_access_token(SecretString::from("at"), None);
         assert!(o.is_fresh_at(now), "token without expiry is fresh");
-        let o = oauth().with_access_token(
-            SecretString::from("at"),
-            Some(now + TimeDelta::seconds(30)),
+        let o =
+            oauth().with_access_token(SecretString::from("at"), Some(now + TimeDelta::seconds(30)));
+        assert!(
+            !o.is_fresh_at(now),
+            "expiring within the margin needs a refresh"
         );
-        assert!(!o.is_fresh_at(now), "expiring within the margin needs a refresh");
         let o = oauth().with_access_token(
             SecretString::from("at"),
             Some(now + TimeDelta::seconds(3600)),

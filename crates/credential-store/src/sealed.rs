@@ -200,7 +200,13 @@ impl SealedSecret {
 
     /// The same secret with its data key re-wrapped under `new` (master key rotation);
     /// the encrypted data is unchanged.
-    pub fn rewrap(&self, old: &MasterKey, new: &MasterKey, owner: &str, name: &str) -> Result<Self> {
+    pub fn rewrap(
+        &self,
+        old: &MasterKey,
+        new: &MasterKey,
+        owner: &str,
+        name: &str,
+    ) -> Result<Self> {
         let data_key = self.unwrap_key(old, owner, name)?;
         let (wrap_nonce, wrapped_key) = wrap(new, owner, name, &data_key)?;
         Ok(Self {
@@ -217,7 +223,12 @@ impl SealedSecret {
         &self.key_id
     }
 
-    fn unwrap_key(&self, master: &MasterKey, owner: &str, name: &str) -> Result<Zeroizing<[u8; 32]>> {
+    fn unwrap_key(
+        &self,
+        master: &MasterKey,
+        owner: &str,
+        name: &str,
+    ) -> Result<Zeroizing<[u8; 32]>> {
         if self.key_id != master.id {
             return Err(unseal(
                 owner,
@@ -270,7 +281,9 @@ impl SealedSecret {
     /// Parses the binary form (authenticity is checked by [`SealedSecret::open`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let malformed = |what: &str| master_err(format!("malformed sealed secret: {what}"));
-        let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| malformed("bad magic"))?;
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| malformed("bad magic"))?;
         let (&version, rest) = rest.split_first().ok_or_else(|| malformed("too short"))?;
         if version != VERSION {
             return Err(malformed(&format!("unsupported version {version}")));
@@ -365,7 +378,10 @@ mod tests {
         let sealed = SealedSecret::seal(&master, "alice", "quip", b"payload").unwrap();
         let parsed = SealedSecret::from_bytes(&sealed.to_bytes()).unwrap();
         assert_eq!(parsed, sealed);
-        assert_eq!(&parsed.open(&master, "alice", "quip").unwrap()[..], b"payload");
+        assert_eq!(
+            &parsed.open(&master, "alice", "quip").unwrap()[..],
+            b"payload"
+        );
         let json = serde_json::to_string(&sealed).unwrap();
         let back: SealedSecret = serde_json::from_str(&json).unwrap();
         assert_eq!(back, sealed);

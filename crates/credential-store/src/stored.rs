@@ -141,10 +141,8 @@ impl Stored {
                 },
             )),
         };
-        Ok(
-            Credential::new(name.clone(), self.owner, kind)?
-                .with_timestamps(self.created_at, self.updated_at),
-        )
+        Ok(Credential::new(name.clone(), self.owner, kind)?
+            .with_timestamps(self.created_at, self.updated_at))
     }
 }
 

@@ -156,8 +156,8 @@ pub(crate) fn derive_from_passphrase(
 }
 
 fn mac(key: &[u8; 32], label: &[u8]) -> Blake2bMac<U32> {
-    let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(key)
-        .expect("BLAKE2b accepts 32-byte keys");
+    let mut mac =
+        <Blake2bMac<U32> as KeyInit>::new_from_slice(key).expect("BLAKE2b accepts 32-byte keys");
     Mac::update(&mut mac, label);
     mac
 }
@@ -269,13 +269,8 @@ pub(crate) fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
     if checksum(&bytes[..CHECKED_LEN]) != bytes[CHECKED_LEN..HEADER_LEN] {
         return Err(CredentialError::tampered(path, "header checksum mismatch"));
     }
-    let u32_at = |at: usize| {
-        u32::from_le_bytes(
-            bytes[at..at + 4]
-                .try_into()
-                .expect("slice of four bytes"),
-        )
-    };
+    let u32_at =
+        |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("slice of four bytes"));
     let kdf = match (bytes[10], bytes[11]) {
         (KDF_ARGON2ID, 0) => {
             let params = KdfParams::new(u32_at(12), u32_at(16), u32_at(20)).map_err(|_| {
@@ -304,12 +299,15 @@ pub(crate) fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
 
     let actual_body = (bytes.len() - HEADER_LEN) as u64;
     if header.body_len < TAG_LEN as u64 {
-        return Err(CredentialError::tampered(path, "body length below tag size"));
+        return Err(CredentialError::tampered(
+            path,
+            "body length below tag size",
+        ));
     }
     if actual_body < header.body_len {
-        return Err(truncated(
-            HEADER_LEN.saturating_add(usize::try_from(header.body_len).unwrap_or(usize::MAX)),
-        ));
+        return Err(truncated(HEADER_LEN.saturating_add(
+            usize::try_from(header.body_len).unwrap_or(usize::MAX),
+        )));
     }
     if actual_body > header.body_len {
         return Err(CredentialError::tampered(
@@ -328,7 +326,10 @@ pub(crate) fn decrypt(
     header: &Header,
     key: &[u8; 32],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    if mac(key, LABEL_CHECK).verify_slice(&header.key_check).is_err() {
+    if mac(key, LABEL_CHECK)
+        .verify_slice(&header.key_check)
+        .is_err()
+    {
         return Err(ErrorKind::WrongKey {
             path: path.to_owned(),
             detail: "the key-check value does not match".to_owned(),
@@ -344,9 +345,7 @@ pub(crate) fn decrypt(
             &bytes[..HEADER_LEN],
             &mut *body,
         )
-        .map_err(|_| {
-            CredentialError::tampered(path, "the encrypted body failed authentication")
-        })?;
+        .map_err(|_| CredentialError::tampered(path, "the encrypted body failed authentication"))?;
     Ok(body)
 }
 
@@ -377,6 +376,9 @@ mod tests {
     fn default_kdf_is_strong() {
         let d = KdfParams::default();
         assert_eq!((d.m_cost_kib(), d.t_cost(), d.p_cost()), (65536, 3, 1));
-        assert!(KdfParams::new(1, 1, 1).is_err(), "below Argon2's minimum memory");
+        assert!(
+            KdfParams::new(1, 1, 1).is_err(),
+            "below Argon2's minimum memory"
+        );
     }
 }

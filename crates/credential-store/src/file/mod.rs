@@ -2,7 +2,7 @@
 //!
 //! All credentials live in one file, encrypted with XChaCha20-Poly1305 under a key derived
 //! from a passphrase with Argon2id (or a raw 32-byte key, e.g. from the OS keyring). The
-//! versioned header is bound to the body as associated data; see [`format`] for the
+//! versioned header is bound to the body as associated data; see [`format`](mod@format) for the
 //! layout.
 //!
 //! Writes are atomic (temporary file in the same directory, fsync, rename, fsync of the
@@ -176,7 +176,11 @@ impl FileProvider {
     /// The file secret for `header`, from the cache or derived with `key`.
     fn secret_for(&self, key: &FileKey, header: &Header, use_cache: bool) -> Result<FileSecret> {
         if use_cache {
-            let cache = self.inner.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            let cache = self
+                .inner
+                .cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if let Some((kdf, salt, secret)) = cache.as_ref()
                 && *kdf == header.kdf
                 && *salt == header.salt
@@ -189,7 +193,11 @@ impl FileProvider {
     }
 
     fn remember(&self, header: &Header, secret: &FileSecret) {
-        *self.inner.cache.lock().unwrap_or_else(PoisonError::into_inner) =
+        *self
+            .inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) =
             Some((header.kdf, header.salt, secret.clone()));
     }
 
@@ -217,7 +225,10 @@ impl FileProvider {
         let body: Body = serde_json::from_slice(&plain).map_err(|e| {
             CredentialError::tampered(
                 path,
-                format!("decrypted body is not a credential list: {}", json_position(&e)),
+                format!(
+                    "decrypted body is not a credential list: {}",
+                    json_position(&e)
+                ),
             )
         })?;
         Ok(Loaded {
@@ -229,7 +240,12 @@ impl FileProvider {
 
     /// Encrypts `body` and replaces the file atomically. Keeps the derivation and salt of
     /// `previous` (so the cached key stays valid), or starts a new file with `key`.
-    fn store(&self, key: &FileKey, previous: Option<(&Header, &FileSecret)>, body: &Body) -> Result<()> {
+    fn store(
+        &self,
+        key: &FileKey,
+        previous: Option<(&Header, &FileSecret)>,
+        body: &Body,
+    ) -> Result<()> {
         let (kdf, salt, secret) = if let Some((header, secret)) = previous {
             (header.kdf, header.salt, secret.clone())
         } else {
@@ -359,7 +375,10 @@ impl FileProvider {
     ) -> Result<()> {
         let this = self.clone();
         let (old, new) = (old.into(), new.into());
-        run_blocking(self.label(), move || this.rotate_passphrase_blocking(old, new)).await
+        run_blocking(self.label(), move || {
+            this.rotate_passphrase_blocking(old, new)
+        })
+        .await
     }
 
     /// Blocking form of [`FileProvider::rotate_passphrase`].
@@ -375,8 +394,16 @@ impl FileProvider {
                 // `None` as previous: a new salt and the new key's derivation.
                 self.store(&new, None, &loaded.body)?;
             }
-            *self.inner.key.write().unwrap_or_else(PoisonError::into_inner) = new;
-            *self.inner.cache.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            *self
+                .inner
+                .key
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = new;
+            *self
+                .inner
+                .cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
             tracing::info!(path = %self.inner.path.display(), "credential file re-encrypted under a new key");
             Ok(())
         })
@@ -445,7 +472,9 @@ fn with_lock<T>(path: &Path, exclusive: bool, f: impl FnOnce() -> Result<T>) -> 
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let file = options.open(path).map_err(|e| CredentialError::io(path, e))?;
+    let file = options
+        .open(path)
+        .map_err(|e| CredentialError::io(path, e))?;
     let mut lock = fd_lock::RwLock::new(file);
     if exclusive {
         let _guard = lock.write().map_err(|e| CredentialError::io(path, e))?;

@@ -1,0 +1,150 @@
+use std::sync::Arc;
+
+use credential_store::{CredentialProvider, ErrorKind, FileProvider, KeyringProvider};
+use keyring_core::{CredentialStore, Entry, mock};
+
+use crate::{CANARY, api_key, assert_no_canary};
+
+fn mock_store() -> Arc<CredentialStore> {
+    mock::Store::new().unwrap()
+}
+
+#[tokio::test]
+async fn round_trip_list_and_delete_in_a_keyring_store() {
+    let store = mock_store();
+    let keyring = KeyringProvider::new(Arc::clone(&store));
+    keyring
+        .put(&api_key("oomnitza", "it-ops", CANARY))
+        .await
+        .unwrap();
+    keyring.put(&api_key("quip", "it-ops", "q")).await.unwrap();
+
+    let cred = keyring.get("oomnitza").await.unwrap();
+    assert_eq!(cred.owner(), "it-ops");
+    assert_eq!(cred.header().unwrap().1, CANARY);
+
+    let listing = keyring.list().await.unwrap();
+    let names: Vec<&str> = listing.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["oomnitza", "quip"]);
+    assert_no_canary("keyring listing", &serde_json::to_string(&listing).unwrap());
+    assert_no_canary("keyring provider Debug", &format!("{keyring:?}"));
+
+    // Stored under service `quip-oomnitza`, user = name.
+    let entry = Entry::new_in_store(&store, "quip-oomnitza", "oomnitza").unwrap();
+    assert!(entry.get_secret().is_ok());
+
+    keyring.delete("oomnitza").await.unwrap();
+    assert!(keyring.get("oomnitza").await.unwrap_err().is_not_found());
+    assert!(keyring.delete("oomnitza").await.unwrap_err().is_not_found());
+    assert_eq!(keyring.list().await.unwrap().len(), 1);
+
+    let rotated = keyring.rotate_secret("quip", "new".into()).await.unwrap();
+    assert_eq!(rotated.name, "quip");
+    assert_eq!(
+        keyring.get("quip").await.unwrap().header().unwrap().1,
+        "new"
+    );
+}
+
+#[tokio::test]
+async fn separate_services_do_not_see_each_other() {
+    let store = mock_store();
+    let a = KeyringProvider::new(Arc::clone(&store)).with_service("install-a");
+    let b = KeyringProvider::new(store).with_service("install-b");
+    a.put(&api_key("quip", "o", "s")).await.unwrap();
+    assert!(b.get("quip").await.unwrap_err().is_not_found());
+    assert!(b.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn without_a_store_every_call_is_unavailable() {
+    let keyring = KeyringProvider::unavailable("no keyring service on this server");
+    assert!(!keyring.is_available());
+    for err in [
+        keyring.get("quip").await.unwrap_err(),
+        keyring.put(&api_key("quip", "o", "s")).await.unwrap_err(),
+        keyring.delete("quip").await.unwrap_err(),
+        keyring.list().await.unwrap_err(),
+        keyring.file_key("main").await.unwrap_err(),
+    ] {
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(err.falls_through());
+        assert!(err.to_string().contains("no keyring service"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn platform_storage_failures_are_unavailable_other_failures_are_not() {
+    let store = mock_store();
+    let keyring = KeyringProvider::new(Arc::clone(&store));
+    keyring.put(&api_key("quip", "o", CANARY)).await.unwrap();
+    let entry = Entry::new_in_store(&store, "quip-oomnitza", "quip").unwrap();
+    let cred: &mock::Cred = entry.as_any().downcast_ref().unwrap();
+
+    cred.set_error(keyring_core::Error::NoStorageAccess(Box::new(
+        std::io::Error::other("org.freedesktop.secrets was not provided by any .service files"),
+    )));
+    let err = keyring.get("quip").await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+
+    cred.set_error(keyring_core::Error::BadEncoding(CANARY.as_bytes().to_vec()));
+    let err = keyring.get("quip").await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Keyring { .. }), "{err:?}");
+    assert!(!err.falls_through());
+    assert_no_canary("keyring error", &format!("{err} {err:?}"));
+
+    // Errors are consumed by the mock: the entry is intact afterwards.
+    assert_eq!(keyring.get("quip").await.unwrap().name(), "quip");
+}
+
+#[tokio::test]
+async fn garbage_in_an_entry_is_an_error_that_stops_the_chain() {
+    let store = mock_store();
+    let entry = Entry::new_in_store(&store, "quip-oomnitza", "quip").unwrap();
+    entry.set_password(&format!("not json {CANARY}")).unwrap();
+    let err = KeyringProvider::new(store).get("quip").await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Keyring { .. }), "{err:?}");
+    assert_no_canary("keyring error", &format!("{err} {err:?}"));
+}
+
+#[tokio::test]
+async fn file_key_is_created_once_and_opens_the_file() {
+    let store = mock_store();
+    let keyring = KeyringProvider::new(store);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.qoc");
+
+    let key = keyring.file_key("main").await.unwrap();
+    FileProvider::new(&path, key)
+        .put(&api_key("quip", "o", CANARY))
+        .await
+        .unwrap();
+    // Another run fetches the same key from the keyring.
+    let again = keyring.file_key("main").await.unwrap();
+    let cred = FileProvider::new(&path, again).get("quip").await.unwrap();
+    assert_eq!(cred.header().unwrap().1, CANARY);
+    // A different id is a different key.
+    let other = keyring.file_key("other").await.unwrap();
+    let err = FileProvider::new(&path, other)
+        .get("quip")
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::WrongKey { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn default_store_is_used_when_set() {
+    // No other test in this binary sets the process-wide default store.
+    assert!(!KeyringProvider::from_default_store().is_available());
+    let err = KeyringProvider::from_default_store()
+        .get("quip")
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+
+    keyring_core::set_default_store(mock::Store::new().unwrap());
+    let keyring = KeyringProvider::from_default_store().with_service("default-store-test");
+    keyring.put(&api_key("quip", "o", "s")).await.unwrap();
+    assert_eq!(keyring.get("quip").await.unwrap().name(), "quip");
+    keyring_core::unset_default_store();
+}
