@@ -344,23 +344,14 @@ impl FileProvider {
         new_secret: SecretString,
     ) -> Result<CredentialMetadata> {
         self.modify(|list| {
-            let slot = list
-                .iter_mut()
-                .find(|c| c.name == name)
+            let index = list
+                .iter()
+                .position(|c| c.name == name)
                 .ok_or_else(|| self.not_found(name))?;
-            let placeholder = Stored {
-                name: String::new(),
-                owner: String::new(),
-                created_at: slot.created_at,
-                updated_at: slot.updated_at,
-                kind: crate::stored::StoredKind::Basic {
-                    user: String::new(),
-                    password: SecretString::default(),
-                },
-            };
-            let mut credential = std::mem::replace(slot, placeholder).into_credential()?;
+            // On error nothing is written, so taking the entry out is harmless.
+            let mut credential = list.remove(index).into_credential()?;
             credential.rotate_secret(new_secret)?;
-            *slot = Stored::from_credential(&credential);
+            list.insert(index, Stored::from_credential(&credential));
             Ok((credential.metadata(), true))
         })
     }
