@@ -132,7 +132,9 @@ impl ApiKey {
         value
     }
 
-    pub(crate) fn secret(&self) -> &SecretString {
+    /// The secret, still wrapped: for API clients that take a `SecretString` in their own
+    /// configuration (they mark the header sensitive). Prefer [`Credential::apply`].
+    pub fn secret(&self) -> &SecretString {
         &self.secret
     }
 }
@@ -173,7 +175,9 @@ impl Basic {
         &self.user
     }
 
-    pub(crate) fn password(&self) -> &SecretString {
+    /// The password, still wrapped: for API clients that take a `SecretString` in their
+    /// own configuration. Prefer [`Credential::apply`].
+    pub fn password(&self) -> &SecretString {
         &self.password
     }
 
