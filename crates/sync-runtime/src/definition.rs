@@ -1,0 +1,143 @@
+//! From the configuration file to the engine's [`SyncDefinition`]: defaults per collection,
+//! templates compiled once, errors placed in the file.
+
+use std::collections::BTreeMap;
+
+use sync_engine::{
+    Collection, DeactivatePolicy, FieldExpr, FieldSpec, FilterConfig, KeyMapping, MappingConfig,
+    SyncDefinition, SyncPolicy,
+};
+
+use crate::config::{Config, ConfigError, KeyPair, MappingSection, Mode};
+
+/// The default `[mapping.users]`.
+pub fn default_users_mapping() -> MappingConfig {
+    MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+        .fallback(KeyMapping::new("email", "email"))
+        .field("username", "{{ email }}")
+        .field("email", "{{ email }}")
+        .field("full_name", "{{ name }}")
+        .field("first_name", "{{ first_name }}")
+        .field("last_name", "{{ last_name }}")
+        .case_insensitive("email")
+        .case_insensitive("username")
+}
+
+/// The default `[mapping.saas_users]`: the seat's external id is the Quip id; role and last
+/// activity come from the source.
+pub fn default_saas_mapping() -> MappingConfig {
+    MappingConfig::new(KeyMapping::new("id", "user_external_id"))
+        .field("role", "{{ role }}")
+        .field("last_visit", "{{ last_activity }}")
+}
+
+fn key(pair: &KeyPair) -> KeyMapping {
+    KeyMapping::new(pair.source.clone(), pair.target.clone())
+}
+
+/// Overlays the keys a user wrote on the collection's defaults.
+fn merge(
+    config: &Config,
+    section: &MappingSection,
+    defaults: MappingConfig,
+    collection: Collection,
+) -> Result<MappingConfig, ConfigError> {
+    let mut m = defaults;
+    if let Some(k) = &section.sync_key {
+        m.sync_key = key(k);
+    }
+    if let Some(keys) = &section.fallback_keys {
+        m.fallback_keys = keys.iter().map(key).collect();
+    }
+    if let Some(fields) = &section.fields {
+        let mut out = BTreeMap::new();
+        for (name, value) in fields {
+            let expr = match value {
+                toml::Value::String(s) => FieldExpr::Text(s.clone()),
+                toml::Value::Boolean(b) => FieldExpr::Bool(*b),
+                toml::Value::Integer(i) => FieldExpr::Int(*i),
+                toml::Value::Float(f) => FieldExpr::Float(*f),
+                other => {
+                    return Err(config.error_at(
+                        &format!("mapping.{collection}.fields.{name}"),
+                        format!(
+                            "expected a template string, a number or a boolean, found {}",
+                            other.type_str()
+                        ),
+                    ));
+                }
+            };
+            out.insert(name.clone(), expr);
+        }
+        m.fields = out;
+    }
+    if let Some(ci) = &section.case_insensitive {
+        m.case_insensitive.clone_from(ci);
+    }
+    Ok(m)
+}
+
+/// Builds the engine's definition from a loaded configuration. `source_fields` (the
+/// source's [`Source::fields`](sync_engine::Source::fields)) lets templates be checked
+/// against the fields that really exist.
+pub fn sync_definition(
+    config: &Config,
+    source_fields: &[FieldSpec],
+    credential_name: &str,
+) -> Result<SyncDefinition, ConfigError> {
+    let f = &config.file;
+    let place = |e: sync_engine::ConfigError| {
+        let mut message = e.message.clone();
+        if let Some(p) = e.position {
+            message.push_str(&format!(" (template line {}, column {})", p.line, p.col));
+        }
+        config.error_at(&e.path, message)
+    };
+    let mut collections = Vec::new();
+    let users = merge(
+        config,
+        &f.mapping.users,
+        default_users_mapping(),
+        Collection::Users,
+    )?;
+    collections.push(
+        users
+            .compile(Collection::Users, Some(source_fields))
+            .map_err(place)?,
+    );
+    if f.integration.mode == Mode::UsersAndSaas {
+        let saas = merge(
+            config,
+            &f.mapping.saas_users,
+            default_saas_mapping(),
+            Collection::SaasUsers,
+        )?;
+        collections.push(
+            saas.compile(Collection::SaasUsers, Some(source_fields))
+                .map_err(place)?,
+        );
+    }
+    let filter = FilterConfig {
+        include: f.filters.include.clone(),
+        exclude: f.filters.exclude.clone(),
+    }
+    .compile(Some(source_fields))
+    .map_err(place)?;
+    let d = &f.integration.deactivate;
+    Ok(SyncDefinition {
+        integration: f.integration.name.clone(),
+        mode: Some(f.integration.mode.as_str().to_owned()),
+        collections,
+        filter,
+        policy: SyncPolicy {
+            preference: f.integration.preference,
+            deactivate: DeactivatePolicy {
+                enabled: d.enabled,
+                max_count: d.max_count,
+                max_percent: d.max_percent,
+                allow_empty_source: d.allow_empty_source,
+            },
+        },
+        credential_name: credential_name.to_owned(),
+    })
+}

@@ -1,0 +1,238 @@
+//! Running one integration end to end, with any [`Source`] and [`Target`]: plan, apply,
+//! keep the ledger and the session report in the local state directory. Vendor-neutral:
+//! the next connector reuses it as is.
+
+use std::path::Path;
+
+use sync_engine::{
+    ApplyOptions, ExecuteOptions, PlanOptions, PlannedSync, Progress, SessionReport, Source,
+    SyncDefinition, SyncPlan, Target, pipeline,
+};
+
+use crate::state::{StateDir, StateError};
+
+/// Errors that stop a command before a session exists (configuration, state, plan files).
+/// Everything that happens during a run ends up in its [`SessionReport`] instead.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The configuration is wrong (exit code 2).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Local state could not be read or written, or another run holds the lock.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A plan file could not be read or written.
+    #[error("plan file {path}: {message}")]
+    PlanFile {
+        /// Which file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A connector failed before a session started (e.g. during `validate`).
+    #[error(transparent)]
+    Engine(#[from] sync_engine::Error),
+    /// A connector check failed.
+    #[error(transparent)]
+    Connector(#[from] sync_engine::ConnectorError),
+}
+
+impl RuntimeError {
+    /// True for configuration and usage problems (exit code 2).
+    pub fn is_config(&self) -> bool {
+        match self {
+            RuntimeError::Config(_) => true,
+            RuntimeError::Engine(e) => e.is_config(),
+            RuntimeError::Connector(e) => e.kind == sync_engine::ErrorKind::Config,
+            _ => false,
+        }
+    }
+}
+
+/// What `run` should do.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Apply this saved plan (refused if either side changed since it was made).
+    pub plan: Option<SyncPlan>,
+    /// Approve deactivations above the thresholds.
+    pub allow_deactivations: bool,
+}
+
+/// One integration, ready to run: its definition, source, target and apply settings.
+pub struct Integration {
+    /// The engine's definition (mappings, filters, policy).
+    pub definition: SyncDefinition,
+    /// Where users come from.
+    pub source: Box<dyn Source>,
+    /// Where they are written.
+    pub target: Box<dyn Target>,
+    /// Batching and concurrency of writes.
+    pub apply: ApplyOptions,
+}
+
+impl std::fmt::Debug for Integration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integration")
+            .field("name", &self.definition.integration)
+            .field("source", &self.source.system())
+            .field("target", &self.target.system())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Integration {
+    /// The integration's name.
+    pub fn name(&self) -> &str {
+        &self.definition.integration
+    }
+
+    /// Validates every target collection (fields exist, sync key unique). Writes nothing.
+    pub async fn validate_target(&self) -> Result<(), RuntimeError> {
+        for mapping in &self.definition.collections {
+            self.target.validate(mapping.spec()).await?;
+        }
+        Ok(())
+    }
+
+    /// Dry run: reads both sides, plans, stores the report as a (dry-run) session and
+    /// returns the plan with its report. Writes nothing to either system.
+    pub async fn plan(
+        &self,
+        state: &StateDir,
+        approved: bool,
+        progress: &dyn Progress,
+    ) -> Result<(Option<PlannedSync>, SessionReport), RuntimeError> {
+        let _lock = state.lock(self.name())?;
+        let ledger = state.ledger(self.name())?;
+        let opts = PlanOptions {
+            approved,
+            sync_time: None,
+        };
+        let started = chrono::Utc::now();
+        let planned = pipeline::plan(
+            &self.definition,
+            self.source.as_ref(),
+            self.target.as_ref(),
+            &ledger,
+            &opts,
+            progress,
+        )
+        .await;
+        let (planned, report) = match planned {
+            Ok(planned) => {
+                let exec = ExecuteOptions {
+                    apply: self.apply,
+                    dry_run: true,
+                };
+                let outcome =
+                    pipeline::execute(&planned, self.target.as_ref(), &exec, progress).await;
+                (Some(planned), outcome.report)
+            }
+            Err(e) => (None, self.failed_report(started, &e.to_string(), true)),
+        };
+        state.save_session(&report)?;
+        Ok((planned, report))
+    }
+
+    /// Syncs: plans (or verifies a saved plan), applies, updates the ledger and stores the
+    /// session report. Never fails once the lock is held: problems end up in the report
+    /// (status `failed`).
+    pub async fn run(
+        &self,
+        state: &StateDir,
+        opts: &RunOptions,
+        progress: &dyn Progress,
+    ) -> Result<SessionReport, RuntimeError> {
+        let _lock = state.lock(self.name())?;
+        let mut ledger = state.ledger(self.name())?;
+        let started = chrono::Utc::now();
+        let planned = match &opts.plan {
+            Some(saved) => {
+                pipeline::verify_plan(
+                    saved.clone(),
+                    &self.definition,
+                    self.source.as_ref(),
+                    self.target.as_ref(),
+                    &ledger,
+                    progress,
+                )
+                .await
+            }
+            None => {
+                let plan_opts = PlanOptions {
+                    approved: opts.allow_deactivations,
+                    sync_time: None,
+                };
+                pipeline::plan(
+                    &self.definition,
+                    self.source.as_ref(),
+                    self.target.as_ref(),
+                    &ledger,
+                    &plan_opts,
+                    progress,
+                )
+                .await
+            }
+        };
+        let report = match planned {
+            Ok(planned) => {
+                let exec = ExecuteOptions {
+                    apply: ApplyOptions {
+                        allow_held_deactivations: opts.allow_deactivations,
+                        ..self.apply
+                    },
+                    dry_run: false,
+                };
+                let outcome =
+                    pipeline::execute(&planned, self.target.as_ref(), &exec, progress).await;
+                for result in &outcome.applied {
+                    ledger.record(result);
+                }
+                // The ledger first: a report without its ledger update would lose track of
+                // whom this run deactivated.
+                state.save_ledger(self.name(), &ledger)?;
+                outcome.report
+            }
+            Err(e) => {
+                tracing::error!(integration = %self.name(), error = %e, "sync failed before writing");
+                self.failed_report(started, &e.to_string(), false)
+            }
+        };
+        state.save_session(&report)?;
+        Ok(report)
+    }
+
+    fn failed_report(
+        &self,
+        started: chrono::DateTime<chrono::Utc>,
+        message: &str,
+        dry_run: bool,
+    ) -> SessionReport {
+        let mut report = SessionReport::failed(self.name().to_owned(), started, message.to_owned());
+        report.mode.clone_from(&self.definition.mode);
+        report.dry_run = dry_run;
+        report.add_api_stats(self.source.system(), &self.source.stats());
+        report.add_api_stats(self.target.system(), &self.target.stats());
+        report
+    }
+}
+
+/// Writes a plan file atomically (owner-only permissions: it names people).
+pub fn write_plan(path: &Path, plan: &SyncPlan) -> Result<(), RuntimeError> {
+    crate::state::write_json_atomic(path, plan).map_err(|e| RuntimeError::PlanFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads a plan file.
+pub fn read_plan(path: &Path) -> Result<SyncPlan, RuntimeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::PlanFile {
+        path: path.to_owned(),
+        message: format!("cannot read it: {e}"),
+    })?;
+    SyncPlan::from_json(&text).map_err(|e| RuntimeError::PlanFile {
+        path: path.to_owned(),
+        message: format!("not a valid plan: {e}"),
+    })
+}

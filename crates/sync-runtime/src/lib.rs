@@ -1,0 +1,18 @@
+//! Runs an integration end to end: loads the configuration, resolves credentials, builds the
+//! Quip source and the Oomnitza target, plans, applies, and keeps session reports and the
+//! deactivation ledger in a local state directory. Shared by the CLI and the cloud service,
+//! so the binaries stay thin.
+//!
+//! The vendor-neutral part ([`Integration`], [`StateDir`], [`schedule`]) works with any
+//! `sync_engine` [`Source`](sync_engine::Source) and [`Target`](sync_engine::Target).
+
+pub mod config;
+pub mod definition;
+pub mod integration;
+pub mod schedule;
+pub mod state;
+
+pub use config::{Config, ConfigError, Mode};
+pub use integration::{Integration, RunOptions, RuntimeError, read_plan, write_plan};
+pub use schedule::Schedule;
+pub use state::{Ledger, StateDir, StateError};
