@@ -154,3 +154,27 @@ pub enum ThrottleStyle {
     #[serde(rename = "status_429")]
     Status429,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_config_fills_defaults_and_names_throttle_styles() {
+        let config: QuipConfig = serde_json::from_str(
+            r#"{"token":"t","throttle_style":"status_429","limits":{"scim_per_minute":5}}"#,
+        )
+        .expect("valid config");
+        assert_eq!(config.token, "t");
+        assert_eq!(config.throttle_style, ThrottleStyle::Status429);
+        assert_eq!(config.limits.scim_per_minute, 5);
+        assert_eq!(config.limits.automation_per_minute, 50, "default kept");
+        assert_eq!(config.scim_max_count, 100);
+        assert_eq!(config.events_page_size, 500);
+        let json = serde_json::to_value(&config).expect("serializes");
+        assert_eq!(json["throttle_style"], "status_429");
+        assert!(json.get("clock").is_none(), "the clock is not configuration");
+        let back: QuipConfig = serde_json::from_value(json).expect("round trip");
+        assert_eq!(back.limits, config.limits);
+    }
+}
