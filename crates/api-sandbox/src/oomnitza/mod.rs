@@ -110,7 +110,10 @@ use crate::faults::Instrumentation;
 use crate::server::RunningServer;
 
 /// Configuration of the Oomnitza emulator.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// `Debug` leaves out the token and the password: they are sandbox values, but a
+/// configuration printed next to real credentials should never show one.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OomnitzaConfig {
     /// Port on 127.0.0.1; 0 lets the OS choose.
@@ -147,6 +150,22 @@ impl Default for OomnitzaConfig {
             default_limit: 100,
             max_limit: 1000,
         }
+    }
+}
+
+impl std::fmt::Debug for OomnitzaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OomnitzaConfig")
+            .field("port", &self.port)
+            .field("token", &"[redacted]")
+            .field("basic_user", &self.basic_user)
+            .field("basic_password", &"[redacted]")
+            .field("api_user", &self.api_user)
+            .field("custom_fields", &self.custom_fields)
+            .field("saas_apps", &self.saas_apps)
+            .field("default_limit", &self.default_limit)
+            .field("max_limit", &self.max_limit)
+            .finish()
     }
 }
 
@@ -314,4 +333,37 @@ fn router(config: &OomnitzaConfig, state: OomnitzaState, inst: Instrumentation) 
         .route_layer(from_fn_with_state(inst, crate::faults::layer))
         .fallback(http::not_found)
         .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_and_debug_hides_credentials() {
+        let config = OomnitzaConfig {
+            token: "CANARY-oomnitza-token-7f3a".to_owned(),
+            basic_password: "CANARY-password-91be".to_owned(),
+            ..OomnitzaConfig::default().with_non_unique_quip_user_id()
+        };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("CANARY"), "{debug}");
+        let json = serde_json::to_string(&config).unwrap();
+        let back: OomnitzaConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.token, config.token);
+        assert_eq!(back.custom_fields, config.custom_fields);
+        assert!(!back.custom_fields[0].unique);
+        let partial: OomnitzaConfig =
+            serde_json::from_str(r#"{"max_limit": 50, "custom_fields": [{"external_id": "x"}]}"#)
+                .unwrap();
+        assert_eq!(partial.max_limit, 50);
+        assert_eq!(partial.default_limit, 100);
+        assert_eq!(partial.custom_fields[0].data_type, DataType::String);
+        assert!(
+            OomnitzaConfig::default()
+                .without_quip_user_id()
+                .custom_fields
+                .is_empty()
+        );
+    }
 }

@@ -952,6 +952,32 @@ async fn bulk_upserts_on_sync_fields_and_finalizes_with_run_log() {
     ] {
         assert!(logs[0].get(key).is_some(), "{key}");
     }
+    // Sync keys are tried in order: EMAIL first finds the old person, whose new Quip id
+    // then collides with Alice's (a failed record, not a 409). With the Quip id first,
+    // the same record would have updated Alice.
+    let order = json!([{"EMAIL": "old@acme.example", quip_field.clone(): "UALICE"}]);
+    let (status, summary) = env
+        .send(env.post(
+            "/api/v3/bulk",
+            &bulk_payload("p-order", &["EMAIL", &quip_field], &order),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(summary["failed"], 1);
+    let outcome = &state.portion("p-order").unwrap().records[0];
+    assert_eq!(
+        outcome.user_id,
+        state.person("old@acme.example").unwrap()["user_id"]
+            .as_str()
+            .map(str::to_owned)
+    );
+    assert!(
+        outcome
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("already exists")
+    );
     let (_, none) = env.send(env.get("/api/v3/connector_run_logs/Other")).await;
     assert_eq!(none, json!([]));
     let kept = state.portion(portion).expect("portion kept");
