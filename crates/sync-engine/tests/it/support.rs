@@ -1,0 +1,98 @@
+//! Builders shared by the tests.
+
+use sync_engine::{
+    Collection, CollectionSpec, CompareOptions, DesiredRecord, FieldKind, FieldSpec, Fields,
+    PlanContext, SourceRecord, TargetRecord, TargetSnapshot,
+};
+
+/// The users spec the plan tests use: sync key `quip_user_id`, fallback `email`.
+pub fn spec() -> CollectionSpec {
+    CollectionSpec {
+        collection: Collection::Users,
+        sync_key: "quip_user_id".into(),
+        fallback_keys: vec!["email".into()],
+        fields: vec!["email".into(), "full_name".into(), "quip_user_id".into()],
+    }
+}
+
+/// Default policy, email compared case-insensitively.
+pub fn ctx() -> PlanContext {
+    PlanContext {
+        compare: CompareOptions::case_insensitive(["email"]),
+        ..PlanContext::default()
+    }
+}
+
+pub fn fields(key: &str, email: &str, name: &str) -> Fields {
+    Fields::new()
+        .with("quip_user_id", key)
+        .with("email", email)
+        .with("full_name", name)
+}
+
+pub fn desired(key: &str, email: &str, name: &str, active: bool) -> DesiredRecord {
+    DesiredRecord::new(key, fields(key, email, name), active)
+}
+
+/// An owned target record (carries the sync key).
+pub fn owned(id: &str, key: &str, email: &str, name: &str, active: bool) -> TargetRecord {
+    TargetRecord {
+        id: id.into(),
+        key: Some(key.into()),
+        fields: fields(key, email, name),
+        active,
+        owned: true,
+        deactivated_by_sync: false,
+    }
+}
+
+/// A target record this integration does not own (no sync key).
+pub fn unowned(id: &str, email: &str, name: &str, active: bool) -> TargetRecord {
+    TargetRecord {
+        id: id.into(),
+        key: None,
+        fields: Fields::new().with("email", email).with("full_name", name),
+        active,
+        owned: false,
+        deactivated_by_sync: false,
+    }
+}
+
+pub fn snapshot(records: Vec<TargetRecord>) -> TargetSnapshot {
+    TargetSnapshot { records }
+}
+
+/// The fields a Quip-like source offers.
+pub fn source_fields() -> Vec<FieldSpec> {
+    vec![
+        FieldSpec::new("id", FieldKind::String, "Quip user id"),
+        FieldSpec::new("name", FieldKind::String, "Full name"),
+        FieldSpec::new("email", FieldKind::String, "Primary email"),
+        FieldSpec::new("emails", FieldKind::List, "All emails"),
+        FieldSpec::new("is_robot", FieldKind::Bool, "Robot account"),
+        FieldSpec::new("created_at", FieldKind::Timestamp, "Creation time"),
+        FieldSpec::new("seats", FieldKind::Number, "Seats"),
+    ]
+}
+
+/// A Quip-like source user.
+pub fn user(id: &str, name: &str, email: &str, active: bool) -> SourceRecord {
+    SourceRecord {
+        key: id.into(),
+        fields: Fields::new()
+            .with("id", id)
+            .with("name", name)
+            .with("email", email)
+            .with("emails", vec![email])
+            .with("is_robot", false),
+        active,
+        roles: vec!["member".into()],
+        last_activity: None,
+    }
+}
+
+pub fn robot(id: &str, name: &str, email: &str) -> SourceRecord {
+    let mut r = user(id, name, email, true);
+    r.fields.insert("is_robot", true);
+    r
+}
