@@ -1,0 +1,103 @@
+//! Roles of one SaaS application: `/api/v3/saas/{id}/roles`.
+
+use std::sync::Arc;
+
+use http::Method;
+use serde_json::{Map, Value as Json};
+
+use crate::error::{Error, ErrorKind};
+use crate::models::{RoleAssignment, SaasRole};
+use crate::transport::{Idempotency, Request, Transport};
+
+/// Roles of one SaaS application.
+#[derive(Debug, Clone)]
+pub struct RolesHandler {
+    t: Arc<Transport>,
+    saas_id: String,
+}
+
+impl RolesHandler {
+    pub(crate) fn new(t: Arc<Transport>, saas_id: String) -> Self {
+        RolesHandler { t, saas_id }
+    }
+
+    fn path<'a>(&'a self, tail: &[&'a str]) -> Vec<&'a str> {
+        let mut p = vec!["api", "v3", "saas", self.saas_id.as_str(), "roles"];
+        p.extend_from_slice(tail);
+        p
+    }
+
+    /// `GET /api/v3/saas/{id}/roles`: every role of the application (one request; an
+    /// application has a handful of roles).
+    pub async fn list(&self) -> Result<Vec<SaasRole>, Error> {
+        let req = Request::get(&self.path(&[])).query(
+            "limit",
+            crate::config::MAX_PAGE_SIZE.to_string(),
+        );
+        self.t.json(&req).await
+    }
+
+    /// `POST /api/v3/saas/{id}/roles` `{"role_external_label": …, "role_external_id": …}`
+    /// (201 with the role). Not re-sent after a failure with unknown effect; see
+    /// [`RolesHandler::create_or_find`].
+    pub async fn create(&self, label: &str, external_id: Option<&str>) -> Result<SaasRole, Error> {
+        let mut body = Map::new();
+        body.insert("role_external_label".into(), Json::String(label.to_owned()));
+        if let Some(id) = external_id {
+            body.insert("role_external_id".into(), Json::String(id.to_owned()));
+        }
+        let req = Request::new(Method::POST, &self.path(&[])).json(&body)?;
+        self.t.json(&req).await
+    }
+
+    /// The role labelled `label`, created when missing, never twice: after a failure with
+    /// unknown effect the roles are listed again before the create is re-sent.
+    pub async fn create_or_find(
+        &self,
+        label: &str,
+        external_id: Option<&str>,
+    ) -> Result<SaasRole, Error> {
+        let mut last = None;
+        for round in 0..3 {
+            if round > 0 {
+                let roles = self.list().await?;
+                if let Some(r) = roles
+                    .into_iter()
+                    .find(|r| r.role_external_label.as_deref() == Some(label))
+                {
+                    return Ok(r);
+                }
+            }
+            match self.create(label, external_id).await {
+                Ok(role) => return Ok(role),
+                Err(e) if e.is_transient() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::new(ErrorKind::InvalidInput(format!(
+                "could not create the role {label:?}"
+            )))
+        }))
+    }
+
+    /// `POST /api/v3/saas/{id}/roles/users`: adds `roles` to `users`.
+    pub async fn assign(&self, assignment: &RoleAssignment) -> Result<(), Error> {
+        let req = Request::new(Method::POST, &self.path(&["users"]))
+            .json(assignment)?
+            .idempotency(Idempotency::Idempotent);
+        self.t.execute(&req).await
+    }
+
+    /// `PATCH /api/v3/saas/{id}/roles/users`: replaces the roles of `users` with `roles`.
+    pub async fn overwrite(&self, assignment: &RoleAssignment) -> Result<(), Error> {
+        let req = Request::new(Method::PATCH, &self.path(&["users"])).json(assignment)?;
+        self.t.execute(&req).await
+    }
+
+    /// `DELETE /api/v3/saas/{id}/roles/users`: removes `roles` from `users`.
+    pub async fn unassign(&self, assignment: &RoleAssignment) -> Result<(), Error> {
+        let req = Request::new(Method::DELETE, &self.path(&["users"])).json(assignment)?;
+        self.t.execute(&req).await
+    }
+}
