@@ -1,0 +1,45 @@
+//! Time as the client sees it, injectable so tests never wait for real.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+/// Wall-clock time and sleeping.
+///
+/// Rate-limit reset headers are epoch seconds, so the clock is a wall clock
+/// ([`SystemTime`]). Every wait the client makes (pacing, throttling, backoff) goes through
+/// [`Clock::sleep`], so a test can share a scaled or manual clock with an emulator.
+#[async_trait]
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time.
+    fn now(&self) -> SystemTime;
+
+    /// Waits for `duration` of this clock's time.
+    async fn sleep(&self, duration: Duration);
+}
+
+/// The machine's clock and tokio's timer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+#[async_trait]
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// Seconds since the Unix epoch as a [`SystemTime`].
+pub(crate) fn from_epoch_secs(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// Converts Quip's microsecond timestamps to UTC.
+pub(crate) fn from_usec(usec: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_micros(usec)
+}

@@ -1,0 +1,10 @@
+//! Integration tests of quip-client (one test binary).
+
+// Helpers outside `#[test]` functions unwrap too: a panic is the test failure report.
+#![allow(clippy::unwrap_used)]
+
+mod canary;
+mod common;
+mod contract;
+mod retry;
+mod source;
