@@ -41,8 +41,8 @@ use serde::{Deserialize, Serialize};
 pub use clock::{Clock, ScaledClock, SystemClock};
 pub use datagen::{DataSpec, Person};
 pub use faults::{Counters, Fault, FaultRule, Faults, PageFault, RequestCount};
-pub use oomnitza::{OomnitzaConfig, OomnitzaEmulator};
-pub use quip::{QuipConfig, QuipEmulator};
+pub use oomnitza::{CustomField, OomnitzaConfig, OomnitzaEmulator, OomnitzaState};
+pub use quip::{QuipConfig, QuipEmulator, QuipLimits, QuipState, ThrottleStyle};
 
 /// Errors starting the sandbox.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,187 @@
+//! Where a local installation's credentials come from, and resolving the configuration's
+//! credential references into secrets (still wrapped in `SecretString`).
+//!
+//! The local store is a chain, first match wins (`NotFound`/`Unavailable` fall through):
+//! 1. environment variables `QUIP_OOMNITZA_CRED_<NAME>` (read-only);
+//! 2. the OS keyring, when the machine has one (on a headless server it is unavailable);
+//! 3. the encrypted file `<state dir>/credentials.enc`, unlocked by the passphrase in
+//!    `QUIP_OOMNITZA_PASSPHRASE`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use credential_store::{
+    Chain, Credential, CredentialError, CredentialKind, CredentialMetadata, CredentialProvider,
+    EnvProvider, FileProvider, KeyringProvider, KindMetadata, Placement,
+};
+use secrecy::SecretString;
+
+use crate::config::{Config, ConfigError, CredentialRef};
+
+/// The variable holding the credential file's passphrase.
+pub const PASSPHRASE_VAR: &str = "QUIP_OOMNITZA_PASSPHRASE";
+
+/// A local-store failure, explained for people.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file provider needs a passphrase.
+    #[error(
+        "the local credential file {0} needs a passphrase: set {PASSPHRASE_VAR} (or keep \
+         tokens in environment variables and use credential = {{ env = \"VAR\" }})"
+    )]
+    NoPassphrase(PathBuf),
+    /// A provider failed.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+}
+
+/// The local credential store of one state directory.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    chain: Chain,
+    file: Option<Arc<FileProvider>>,
+    file_path: PathBuf,
+}
+
+impl LocalStore {
+    /// The chain for `state_dir`, with the file provider when a passphrase is set.
+    pub fn open(state_dir: &Path) -> Self {
+        let file_path = state_dir.join("credentials.enc");
+        let passphrase = std::env::var(PASSPHRASE_VAR).ok().filter(|p| !p.is_empty());
+        let file = passphrase
+            .map(|p| Arc::new(FileProvider::new(file_path.clone(), SecretString::from(p))));
+        let mut chain = Chain::new().with(EnvProvider::new()).with(KeyringProvider::from_default_store());
+        if let Some(f) = &file {
+            chain = chain.with_shared(f.clone());
+        }
+        LocalStore { chain, file, file_path }
+    }
+
+    fn file(&self) -> Result<&FileProvider, StoreError> {
+        self.file.as_deref().ok_or_else(|| StoreError::NoPassphrase(self.file_path.clone()))
+    }
+
+    /// The credential called `name`.
+    pub async fn get(&self, name: &str) -> Result<Credential, StoreError> {
+        Ok(self.chain.get(name).await?)
+    }
+
+    /// Everything stored (never secrets).
+    pub async fn list(&self) -> Result<Vec<CredentialMetadata>, StoreError> {
+        Ok(self.chain.list().await?)
+    }
+
+    /// Stores an API key in the encrypted file.
+    pub async fn add_api_key(
+        &self,
+        name: &str,
+        owner: &str,
+        token_name: &str,
+        prefix: Option<String>,
+        secret: SecretString,
+    ) -> Result<CredentialMetadata, StoreError> {
+        let kind = CredentialKind::api_key(token_name, Placement::Header, prefix, secret)?;
+        let credential = Credential::new(name, owner, kind)?;
+        let file = self.file()?;
+        file.put(&credential).await?;
+        Ok(file.get(name).await?.metadata())
+    }
+
+    /// Removes a credential from the encrypted file.
+    pub async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        Ok(self.file()?.delete(name).await?)
+    }
+
+    /// Replaces a credential's secret, keeping its name (configurations stay valid).
+    pub async fn rotate_secret(
+        &self,
+        name: &str,
+        secret: SecretString,
+    ) -> Result<CredentialMetadata, StoreError> {
+        Ok(self.file()?.rotate_secret(name, secret).await?)
+    }
+
+    /// Re-encrypts the file under `new` (the current passphrase comes from the environment).
+    pub async fn rotate_passphrase(&self, new: SecretString) -> Result<(), StoreError> {
+        let file = self.file()?;
+        let old = std::env::var(PASSPHRASE_VAR).unwrap_or_default();
+        Ok(file.rotate_passphrase(SecretString::from(old), new).await?)
+    }
+}
+
+/// One line describing a stored credential, without its secret.
+pub fn describe(m: &CredentialMetadata) -> String {
+    let kind = match &m.kind {
+        KindMetadata::ApiKey { token_name, placement, prefix } => format!(
+            "api key in {placement} {token_name}{}",
+            prefix.as_deref().map(|p| format!(" (prefix \"{}\")", p.trim_end())).unwrap_or_default()
+        ),
+        KindMetadata::Basic { user } => format!("basic auth as {user}"),
+        KindMetadata::OAuth2 { client_id, .. } => format!("oauth2 client {client_id}"),
+        _ => "credential of a newer kind".to_owned(),
+    };
+    format!(
+        "{}: {kind}, owner {}, updated {}",
+        m.name,
+        m.owner,
+        m.updated_at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// A resolved secret for a client.
+#[derive(Debug, Clone)]
+pub enum Secret {
+    /// A token (API key).
+    Token(SecretString),
+    /// User and password.
+    Basic {
+        /// User name.
+        user: String,
+        /// Password.
+        password: SecretString,
+    },
+}
+
+/// Resolves the credential named at `key` (e.g. `quip.credential`) of the configuration.
+/// Errors are configuration errors placed at that key (exit code 2, nothing sent).
+pub async fn resolve(
+    config: &Config,
+    key: &str,
+    reference: &CredentialRef,
+    store: &LocalStore,
+) -> Result<Secret, ConfigError> {
+    match reference {
+        CredentialRef::Env { env } => match std::env::var(env) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret::Token(SecretString::from(v.trim().to_owned()))),
+            Ok(_) => Err(config.error_at(key, format!("environment variable {env} is empty"))),
+            Err(_) => Err(config.error_at(key, format!("environment variable {env} is not set"))),
+        },
+        CredentialRef::Store(name) => {
+            let credential = store.get(name).await.map_err(|e| {
+                let hint = match &e {
+                    StoreError::Credential(c) if c.is_not_found() || c.is_unavailable() => format!(
+                        "no credential named \"{name}\" (looked in {}): add it with \
+                         `quip-oomnitza credentials add {name}`, or set {}",
+                        store.chain.providers().iter().map(|p| p.label()).collect::<Vec<_>>().join(", "),
+                        EnvProvider::new().var_name(name).unwrap_or_default()
+                    ),
+                    other => format!("cannot read credential \"{name}\": {other}"),
+                };
+                config.error_at(key, hint)
+            })?;
+            match credential.kind() {
+                CredentialKind::ApiKey(k) => Ok(Secret::Token(k.secret().clone())),
+                CredentialKind::Basic(b) => {
+                    Ok(Secret::Basic { user: b.user().to_owned(), password: b.password().clone() })
+                }
+                _ => Err(config.error_at(
+                    key,
+                    format!(
+                        "credential \"{name}\" is not an API key or basic credential; this \
+                         connector needs an API token"
+                    ),
+                )),
+            }
+        }
+    }
+}
