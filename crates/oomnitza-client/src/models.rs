@@ -540,6 +540,18 @@ pub struct ItemResult {
     pub error: Option<String>,
 }
 
+/// One per-user result of a role change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct RoleUserResult {
+    /// The person's `user_id`.
+    #[serde(default, deserialize_with = "de::opt_text")]
+    pub user_id: Option<String>,
+    /// The error for this person, if any.
+    #[serde(default, deserialize_with = "de::opt_message")]
+    pub error: Option<String>,
+}
+
 /// The body of the role assignment endpoints (`/api/v3/saas/{id}/roles/users`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -6,7 +6,7 @@ use http::Method;
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Error, ErrorKind};
-use crate::models::{RoleAssignment, SaasRole};
+use crate::models::{RoleAssignment, RoleUserResult, SaasRole};
 use crate::transport::{Idempotency, Request, Transport};
 
 /// Roles of one SaaS application.
@@ -81,18 +81,37 @@ impl RolesHandler {
         }))
     }
 
-    /// `POST /api/v3/saas/{id}/roles/users`: adds `roles` to `users`.
-    pub async fn assign(&self, assignment: &RoleAssignment) -> Result<(), Error> {
+    /// `POST /api/v3/saas/{id}/roles/users`: adds `roles` to `users`; per-user results
+    /// when the server sends them (check each `error`).
+    pub async fn assign(&self, assignment: &RoleAssignment) -> Result<Vec<RoleUserResult>, Error> {
         let req = Request::new(Method::POST, &self.path(&["users"]))
             .json(assignment)?
             .idempotency(Idempotency::Idempotent);
-        self.t.execute(&req).await
+        self.per_user(&req).await
     }
 
-    /// `PATCH /api/v3/saas/{id}/roles/users`: replaces the roles of `users` with `roles`.
-    pub async fn overwrite(&self, assignment: &RoleAssignment) -> Result<(), Error> {
+    /// `PATCH /api/v3/saas/{id}/roles/users`: replaces the roles of `users` with `roles`
+    /// (an empty list clears them); per-user results when the server sends them.
+    pub async fn overwrite(
+        &self,
+        assignment: &RoleAssignment,
+    ) -> Result<Vec<RoleUserResult>, Error> {
         let req = Request::new(Method::PATCH, &self.path(&["users"])).json(assignment)?;
-        self.t.execute(&req).await
+        self.per_user(&req).await
+    }
+
+    /// Per-user results from a role change: a JSON array, or nothing (an empty or
+    /// non-array body is accepted, since the answer's shape is undocumented).
+    async fn per_user(&self, req: &Request) -> Result<Vec<RoleUserResult>, Error> {
+        let body = self.t.send(req).await?;
+        let is_array = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'[');
+        if !is_array {
+            return Ok(Vec::new());
+        }
+        crate::transport::decode(&body).map_err(|e| e.with_request(req.method.clone(), &req.path(), 1))
     }
 
     /// `DELETE /api/v3/saas/{id}/roles/users`: removes `roles` from `users`.

@@ -347,10 +347,24 @@ impl OomnitzaTarget {
                     .filter_map(|&i| pending[i].user.clone())
                     .collect();
                 let assignment = RoleAssignment::new(users, role_refs.clone());
-                if let Err(e) = roles.overwrite(&assignment).await {
-                    let msg = format!("could not set the role: {}", e.report());
-                    for &i in chunk {
-                        pending[i].fail(&msg);
+                match roles.overwrite(&assignment).await {
+                    Ok(results) => {
+                        let errors: HashMap<String, String> = results
+                            .into_iter()
+                            .filter_map(|r| Some((r.user_id?, r.error?)))
+                            .collect();
+                        for &i in chunk {
+                            let p = &mut pending[i];
+                            if let Some(err) = p.user.as_ref().and_then(|u| errors.get(u)) {
+                                p.fail(format!("could not set the role: {err}"));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let msg = format!("could not set the role: {}", e.report());
+                        for &i in chunk {
+                            pending[i].fail(&msg);
+                        }
                     }
                 }
             }

@@ -1,0 +1,11 @@
+//! Integration tests of the Oomnitza client and target: contract tests against httpmock
+//! (strict: every mock hit the expected number of times, unexpected requests caught by a
+//! catch-all mock), and end-to-end tests against the api-sandbox Oomnitza emulator.
+
+mod common;
+mod contract_bulk;
+mod contract_saas;
+mod contract_users;
+mod retries;
+mod secrets;
+mod target_contract;
