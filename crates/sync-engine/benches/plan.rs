@@ -1,5 +1,6 @@
 //! Planning benchmark: N source records against N target records (10 fields each, 1% of the
-//! records changed, 1% removed from the source), for N = 10k, 100k and 1M.
+//! records changed, 1% removed from the source), for N = 10k, 100k and 1M; plus the cost of
+//! mapping (templates) and filtering 100k source records, for comparison.
 //!
 //! Each size runs in its own child process so its peak memory (`VmHWM`) is its own.
 //! Reports the median, min and max planning time over several runs, and the peak memory of
@@ -12,8 +13,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sync_engine::{
-    Collection, CollectionSpec, DesiredRecord, FieldName, Fields, PlanContext, TargetRecord,
-    TargetSnapshot, plan_collection,
+    Collection, CollectionSpec, DesiredRecord, FieldKind, FieldName, FieldSpec, Fields,
+    FilterConfig, KeyMapping, MappingConfig, MappingContext, PlanContext, SourceRecord,
+    TargetRecord, TargetSnapshot, plan_collection,
 };
 
 const FIELDS: [&str; 10] = [
@@ -131,8 +133,84 @@ fn child(n: usize, runs: usize) {
     );
 }
 
+/// Maps and filters `n` source records with a typical mapping of 10 target fields.
+fn child_map(n: usize, runs: usize) {
+    let fields = vec![
+        FieldSpec::new("id", FieldKind::String, ""),
+        FieldSpec::new("name", FieldKind::String, ""),
+        FieldSpec::new("email", FieldKind::String, ""),
+        FieldSpec::new("emails", FieldKind::List, ""),
+        FieldSpec::new("title", FieldKind::String, ""),
+        FieldSpec::new("is_robot", FieldKind::Bool, ""),
+        FieldSpec::new("created_at", FieldKind::Timestamp, ""),
+    ];
+    let mapping = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+        .fallback(KeyMapping::new("email", "email"))
+        .field("email", "{{ emails[0] | lower }}")
+        .field("username", "{{ email }}")
+        .field("full_name", "{{ name }}")
+        .field("first_name", "{{ name | first_name }}")
+        .field("last_name", "{{ name | last_name }}")
+        .field("title", "{{ title }}")
+        .field("created", "{{ created_at }}")
+        .field("label", "{{ name }} ({{ title }})")
+        .field("source", "Quip")
+        .compile(Collection::Users, Some(&fields))
+        .expect("valid mapping");
+    let filter = FilterConfig {
+        include: vec![],
+        exclude: vec![
+            "is_robot".to_owned(),
+            r#"email.endswith("@robots.example")"#.to_owned(),
+        ],
+    }
+    .compile(Some(&fields))
+    .expect("valid filter");
+    let ctx = MappingContext::new(chrono::DateTime::UNIX_EPOCH, "quip");
+    let records: Vec<SourceRecord> = (0..n)
+        .map(|i| SourceRecord {
+            key: format!("QUIPUSR{i:09}").into(),
+            fields: Fields::new()
+                .with("id", format!("QUIPUSR{i:09}"))
+                .with("name", format!("First{} Last{i}", i % 1000))
+                .with("email", format!("first.last{i}@example-company.com"))
+                .with("emails", vec![format!("First.Last{i}@Example-Company.com")])
+                .with("title", format!("Engineer {}", i % 7))
+                .with("is_robot", false)
+                .with("created_at", chrono::DateTime::UNIX_EPOCH),
+            active: true,
+            roles: vec![],
+            last_activity: None,
+        })
+        .collect();
+    let mut times: Vec<Duration> = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let mut kept = 0;
+        for r in &records {
+            if filter.keep(r, &ctx).expect("filter") {
+                black_box(mapping.desired(r, &ctx).expect("mapping"));
+                kept += 1;
+            }
+        }
+        times.push(start.elapsed());
+        assert_eq!(kept, n);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "mapping + filtering {n} records (10 fields, 5 templates, 2 filter rules): median {:.1} ms, {:.2} µs per record",
+        median.as_secs_f64() * 1000.0,
+        median.as_secs_f64() * 1e6 / n as f64
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child-map") {
+        child_map(args[i + 1].parse().expect("size"), 5);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let n = args[i + 1].parse().expect("size");
         let runs = args[i + 2].parse().expect("runs");
@@ -152,5 +230,12 @@ fn main() {
             .status()
             .expect("run child");
         assert!(status.success(), "benchmark child for {n} failed");
+    }
+    if wanted.is_empty() || wanted.contains(&0) {
+        let status = Command::new(&exe)
+            .args(["--child-map", "100000"])
+            .status()
+            .expect("run child");
+        assert!(status.success(), "mapping benchmark failed");
     }
 }

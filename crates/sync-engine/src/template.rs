@@ -53,11 +53,20 @@ struct RunValues {
     credential_name: minijinja::Value,
 }
 
+/// What a template's root object holds.
+#[derive(Debug)]
+struct ViewObject {
+    record: Arc<SourceRecord>,
+    run: Arc<RunValues>,
+}
+
 /// One source record as templates see it. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct RecordView {
     record: Arc<SourceRecord>,
     run: Arc<RunValues>,
+    /// The template root object, built once per record and shared by every template.
+    jinja: minijinja::Value,
 }
 
 /// Shared run values for many [`RecordView`]s.
@@ -73,9 +82,14 @@ impl RunView {
     }
 
     pub(crate) fn view(&self, record: Arc<SourceRecord>) -> RecordView {
+        let jinja = minijinja::Value::from_object(ViewObject {
+            record: Arc::clone(&record),
+            run: Arc::clone(&self.0),
+        });
         RecordView {
             record,
             run: Arc::clone(&self.0),
+            jinja,
         }
     }
 }
@@ -87,33 +101,37 @@ impl RecordView {
 
     /// The engine value of a variable, type preserved.
     pub(crate) fn lookup(&self, name: &str) -> Option<Value> {
-        let r = &*self.record;
-        Some(match name {
-            "sync_time" => Value::Timestamp(self.run.sync_time),
-            "credential_name" => Value::string(self.run.credential_name.as_str().unwrap_or("")),
-            "key" => Value::String(r.key.clone()),
-            "active" => Value::Bool(r.active),
-            "roles" => Value::List(r.roles.iter().map(|s| Value::String(s.clone())).collect()),
-            "role" => r
-                .roles
-                .first()
-                .map_or(Value::Null, |s| Value::String(s.clone())),
-            "last_activity" => r.last_activity.map_or(Value::Null, Value::Timestamp),
-            _ => return r.fields.get(name).cloned(),
-        })
+        lookup(&self.record, &self.run, name)
     }
 
     pub(crate) fn to_jinja(&self) -> minijinja::Value {
-        minijinja::Value::from_object(self.clone())
+        self.jinja.clone()
     }
 }
 
-impl Object for RecordView {
+/// The engine value of a template variable, type preserved.
+fn lookup(r: &SourceRecord, run: &RunValues, name: &str) -> Option<Value> {
+    Some(match name {
+        "sync_time" => Value::Timestamp(run.sync_time),
+        "credential_name" => Value::string(run.credential_name.as_str().unwrap_or("")),
+        "key" => Value::String(r.key.clone()),
+        "active" => Value::Bool(r.active),
+        "roles" => Value::List(r.roles.iter().map(|s| Value::String(s.clone())).collect()),
+        "role" => r
+            .roles
+            .first()
+            .map_or(Value::Null, |s| Value::String(s.clone())),
+        "last_activity" => r.last_activity.map_or(Value::Null, Value::Timestamp),
+        _ => return r.fields.get(name).cloned(),
+    })
+}
+
+impl Object for ViewObject {
     fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
         let name = key.as_str()?;
         match name {
             "credential_name" => Some(self.run.credential_name.clone()),
-            _ => self.lookup(name).map(|v| to_jinja(&v)),
+            _ => lookup(&self.record, &self.run, name).map(|v| to_jinja(&v)),
         }
     }
 
@@ -585,6 +603,9 @@ pub(crate) fn compile_expression(
         }
         e
     })?;
+    if is_identifier(expr.trim()) {
+        return Ok(Compiled::Variable(expr.trim().to_owned()));
+    }
     let expr_name = format!("{name}#expr");
     env.add_template_owned(expr_name.clone(), format!("{{% set __value = ({expr}) %}}"))
         .map_err(|e| ConfigError::new(path, describe(&e)))?;

@@ -301,3 +301,29 @@ fn disabled_policy_never_deactivates() {
     assert!(!has_deactivation(&plan));
     assert_eq!(plan.counts.skipped, 2);
 }
+
+#[test]
+fn policy_from_toml() {
+    #[derive(serde::Deserialize)]
+    struct Integration {
+        preference: sync_engine::Preference,
+        deactivate: DeactivatePolicy,
+    }
+    let i: Integration = toml::from_str(
+        r#"
+        preference = "update_only"
+        [deactivate]
+        enabled = true
+        max_count = 50
+        max_percent = 10
+        "#,
+    )
+    .unwrap();
+    assert_eq!(i.preference, sync_engine::Preference::UpdateOnly);
+    assert_eq!(i.deactivate.max_count, Some(50));
+    assert_eq!(i.deactivate.max_percent, Some(10.0));
+    assert!(!i.deactivate.allow_empty_source);
+    assert!(toml::from_str::<DeactivatePolicy>("max_cuont = 1").is_err());
+    let d: DeactivatePolicy = toml::from_str("").unwrap();
+    assert_eq!(d, DeactivatePolicy::default());
+}
