@@ -9,3 +9,7 @@ mod contract_users;
 mod retries;
 mod secrets;
 mod target_contract;
+mod sandbox_faults;
+mod sandbox_saas;
+mod sandbox_strategies;
+mod sandbox_users;
