@@ -273,13 +273,13 @@ mod tests {
 
     #[test]
     fn backoff_doubles_caps_and_jitters_within_bounds() {
-        let p = RetryPolicy::default()
-            .with_delays(Duration::from_millis(100), Duration::from_millis(1000));
+        let p =
+            RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(1));
         assert_eq!(p.backoff_ceiling(1), Duration::from_millis(100));
         assert_eq!(p.backoff_ceiling(2), Duration::from_millis(200));
         assert_eq!(p.backoff_ceiling(4), Duration::from_millis(800));
-        assert_eq!(p.backoff_ceiling(5), Duration::from_millis(1000));
-        assert_eq!(p.backoff_ceiling(60), Duration::from_millis(1000));
+        assert_eq!(p.backoff_ceiling(5), Duration::from_secs(1));
+        assert_eq!(p.backoff_ceiling(60), Duration::from_secs(1));
         assert_eq!(p.backoff(3, 0.0), Duration::from_millis(200));
         assert_eq!(p.backoff(3, 1.0), Duration::from_millis(400));
         let mid = p.backoff(3, 0.5);

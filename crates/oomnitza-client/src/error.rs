@@ -375,7 +375,10 @@ mod tests {
             errors: ApiErrors::Messages(vec!["dup".into()]),
         })
         .with_request(Method::POST, "/api/v3/users", 1);
-        assert_eq!(e.to_string(), "POST /api/v3/users: Oomnitza answered 409 Conflict: dup");
+        assert_eq!(
+            e.to_string(),
+            "POST /api/v3/users: Oomnitza answered 409 Conflict: dup"
+        );
         assert!(e.is_conflict());
         assert!(!e.is_transient());
         assert_eq!(e.engine_kind(), EngineErrorKind::Api);

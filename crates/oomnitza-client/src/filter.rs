@@ -189,10 +189,7 @@ mod tests {
     #[test]
     fn quotes_are_doubled_and_injection_stays_inside_the_literal() {
         let f = Filter::new().eq("email", "x' or username ne '");
-        assert_eq!(
-            f.expression().unwrap(),
-            "email eq 'x'' or username ne '''"
-        );
+        assert_eq!(f.expression().unwrap(), "email eq 'x'' or username ne '''");
     }
 
     #[test]

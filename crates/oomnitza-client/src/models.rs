@@ -77,9 +77,7 @@ pub(crate) mod de {
 
     /// A message from null (none), a string, a list of strings (joined) or anything else
     /// (its JSON text).
-    pub(crate) fn opt_message<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<String>, D::Error> {
+    pub(crate) fn opt_message<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Ok(match Option::<Json>::deserialize(d)? {
             None | Some(Json::Null) => None,
             Some(Json::String(s)) if s.is_empty() => None,

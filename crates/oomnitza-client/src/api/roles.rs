@@ -30,10 +30,8 @@ impl RolesHandler {
     /// `GET /api/v3/saas/{id}/roles`: every role of the application (one request; an
     /// application has a handful of roles).
     pub async fn list(&self) -> Result<Vec<SaasRole>, Error> {
-        let req = Request::get(&self.path(&[])).query(
-            "limit",
-            crate::config::MAX_PAGE_SIZE.to_string(),
-        );
+        let req =
+            Request::get(&self.path(&[])).query("limit", crate::config::MAX_PAGE_SIZE.to_string());
         self.t.json(&req).await
     }
 
@@ -111,7 +109,8 @@ impl RolesHandler {
         if !is_array {
             return Ok(Vec::new());
         }
-        crate::transport::decode(&body).map_err(|e| e.with_request(req.method.clone(), &req.path(), 1))
+        crate::transport::decode(&body)
+            .map_err(|e| e.with_request(req.method.clone(), &req.path(), 1))
     }
 
     /// `DELETE /api/v3/saas/{id}/roles/users`: removes `roles` from `users`.

@@ -125,7 +125,9 @@ impl UsersHandler {
             }
         }
         Err(last.unwrap_or_else(|| {
-            Error::new(ErrorKind::InvalidInput("create was never attempted".to_owned()))
+            Error::new(ErrorKind::InvalidInput(
+                "create was never attempted".to_owned(),
+            ))
         }))
     }
 

@@ -60,11 +60,9 @@ pub(crate) fn to_epoch(v: &Value) -> Option<i64> {
         Value::Timestamp(t) => Some(t.timestamp()),
         Value::String(s) => {
             let s = s.trim();
-            s.parse::<i64>().ok().or_else(|| {
-                DateTime::parse_from_rfc3339(s)
-                    .ok()
-                    .map(|t| t.timestamp())
-            })
+            s.parse::<i64>()
+                .ok()
+                .or_else(|| DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp()))
         }
         _ => None,
     }
@@ -116,7 +114,10 @@ mod tests {
     #[test]
     fn round_trips_and_timestamps() {
         let t = chrono::Utc.timestamp_opt(1_718_000_000, 0).unwrap();
-        assert_eq!(to_json(&Value::Timestamp(t)), serde_json::json!(1_718_000_000));
+        assert_eq!(
+            to_json(&Value::Timestamp(t)),
+            serde_json::json!(1_718_000_000)
+        );
         assert_eq!(from_json(&serde_json::json!(3)), Value::Int(3));
         assert_eq!(from_json(&serde_json::json!(1.5)), Value::Float(1.5));
         assert_eq!(from_json(&serde_json::json!("x")), Value::string("x"));
@@ -124,10 +125,16 @@ mod tests {
             from_json(&serde_json::json!(["a", true])),
             Value::List(vec![Value::string("a"), Value::Bool(true)])
         );
-        assert_eq!(to_epoch(&Value::string("2024-06-10T06:13:20Z")), Some(1_718_000_000));
+        assert_eq!(
+            to_epoch(&Value::string("2024-06-10T06:13:20Z")),
+            Some(1_718_000_000)
+        );
         assert_eq!(to_epoch(&Value::Timestamp(t)), Some(1_718_000_000));
         assert_eq!(to_epoch(&Value::Null), None);
-        assert_eq!(to_label(&Value::List(vec![Value::string(" Admin ")])), Some("Admin".into()));
+        assert_eq!(
+            to_label(&Value::List(vec![Value::string(" Admin ")])),
+            Some("Admin".into())
+        );
         assert_eq!(to_label(&Value::string("")), None);
     }
 

@@ -168,7 +168,11 @@ impl OomnitzaTarget {
         Ok(id)
     }
 
-    pub(super) async fn apply_saas(&self, _spec: &CollectionSpec, batch: Vec<Change>) -> Vec<Outcome> {
+    pub(super) async fn apply_saas(
+        &self,
+        _spec: &CollectionSpec,
+        batch: Vec<Change>,
+    ) -> Vec<Outcome> {
         let saas_id = match self.ensure_app().await {
             Ok(id) => id,
             Err(e) => {
@@ -202,8 +206,7 @@ impl OomnitzaTarget {
 
     /// Finds the person of every change that needs one.
     async fn resolve_people(&self, pending: &mut [Pending]) {
-        let needs =
-            |p: &Pending| p.assign || p.external_id.is_some() || p.role != RoleChange::Keep;
+        let needs = |p: &Pending| p.assign || p.external_id.is_some() || p.role != RoleChange::Keep;
         let keys: Vec<&str> = pending
             .iter()
             .filter(|p| needs(p))
@@ -435,7 +438,9 @@ impl OomnitzaTarget {
                                 tracing::info!(seat = %seat, "seat to deactivate is already gone; counting it as done");
                             }
                             Some(Some(err)) => p.fail(format!("could not {verb} the seat: {err}")),
-                            None => p.fail(format!("Oomnitza sent no result to {verb} seat {seat}")),
+                            None => {
+                                p.fail(format!("Oomnitza sent no result to {verb} seat {seat}"));
+                            }
                         }
                     }
                 }

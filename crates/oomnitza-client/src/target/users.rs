@@ -222,8 +222,7 @@ impl OomnitzaTarget {
                 {
                     Ok(user) => done_user(&key, &user),
                     Err(e) if e.is_conflict() => {
-                        self.adopt_after_conflict(spec, &key, &body, opts, &e)
-                            .await
+                        self.adopt_after_conflict(spec, &key, &body, opts, &e).await
                     }
                     Err(e) => Outcome::failed(key, e.report()),
                 }
@@ -544,10 +543,7 @@ impl OomnitzaTarget {
     /// The person `user_id` of each Quip id in `keys` (missing keys are absent from the
     /// answer). Reads the owned People once per run (one filtered listing), and at most once
     /// more when some keys are missing.
-    pub(super) async fn people_for(
-        &self,
-        keys: &[&str],
-    ) -> Result<HashMap<String, String>, Error> {
+    pub(super) async fn people_for(&self, keys: &[&str]) -> Result<HashMap<String, String>, Error> {
         let key_field = self.config.users_sync_key_field.as_str();
         let mut people = self.people.lock().await;
         let mut loaded_now = false;
@@ -563,7 +559,12 @@ impl OomnitzaTarget {
         }
         Ok(keys
             .iter()
-            .filter_map(|k| people.by_key.get(*k).map(|id| ((*k).to_owned(), id.clone())))
+            .filter_map(|k| {
+                people
+                    .by_key
+                    .get(*k)
+                    .map(|id| ((*k).to_owned(), id.clone()))
+            })
             .collect())
     }
 

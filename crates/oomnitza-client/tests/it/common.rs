@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use api_sandbox::oomnitza::{OomnitzaConfig, OomnitzaEmulator};
 use httpmock::{Mock, MockServer};
-use oomnitza_client::{
-    Auth, ClientConfig, OomnitzaClient, OomnitzaTarget, RetryPolicy,
-};
+use oomnitza_client::{Auth, ClientConfig, OomnitzaClient, OomnitzaTarget, RetryPolicy};
 use sync_engine::{
     ApplyOptions, ApplyResult, Collection, CollectionSpec, DesiredRecord, Fields, NoProgress,
     PlanContext, Target, TargetSnapshot, apply_plan, plan_collection,
@@ -64,10 +62,16 @@ pub fn users_spec() -> CollectionSpec {
         collection: Collection::Users,
         sync_key: "quip_user_id".into(),
         fallback_keys: Vec::new(),
-        fields: ["quip_user_id", "username", "email", "first_name", "last_name"]
-            .into_iter()
-            .map(Into::into)
-            .collect(),
+        fields: [
+            "quip_user_id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+        ]
+        .into_iter()
+        .map(Into::into)
+        .collect(),
     }
 }
 
@@ -122,7 +126,10 @@ pub async fn sync(
     target.validate(spec).await.expect("validate");
     let mut actual: TargetSnapshot = target.read(spec, &NoProgress).await.expect("read");
     for r in &mut actual.records {
-        if r.key.as_deref().is_some_and(|k| reactivatable.iter().any(|x| x == k)) {
+        if r.key
+            .as_deref()
+            .is_some_and(|k| reactivatable.iter().any(|x| x == k))
+        {
             r.deactivated_by_sync = true;
         }
     }

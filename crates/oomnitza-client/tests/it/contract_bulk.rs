@@ -56,7 +56,7 @@ async fn upload_portion_info_finalize_and_run_logs() {
                 .query_param("limit", "1000")
                 .query_param("skip", "0");
             then.status(200).json_body(json!([{
-                "portion_id": "a362539c-0000-4000-8000-000000000001", "start_time": 1718000000,
+                "portion_id": "a362539c-0000-4000-8000-000000000001", "start_time": 1_718_000_000,
                 "end_time": "2024-06-10T06:14:00Z", "connector": "quip_users", "status": "finished",
                 "test_run": false, "added_records_count": 1, "updated_records_count": 0,
                 "skipped_records_count": 0, "error_logs_count": 0}]));
@@ -64,9 +64,8 @@ async fn upload_portion_info_finalize_and_run_logs() {
         .await;
     let details = server
         .mock_async(|when, then| {
-            when.method(GET).path(
-                "/api/v3/connector_run_logs/connectors/a362539c-0000-4000-8000-000000000001",
-            );
+            when.method(GET)
+                .path("/api/v3/connector_run_logs/connectors/a362539c-0000-4000-8000-000000000001");
             then.status(200).json_body(json!({
                 "objects": {"added": 1, "updated": 0, "failed": 0},
                 "logs": {"added": ["alice"]}, "file_attachment": null}));
@@ -88,11 +87,20 @@ async fn upload_portion_info_finalize_and_run_logs() {
     .insert_only();
     bulk.upload(&batch).await.unwrap();
     assert_eq!(
-        bulk.portion("a362539c-0000-4000-8000-000000000001").await.unwrap(),
+        bulk.portion("a362539c-0000-4000-8000-000000000001")
+            .await
+            .unwrap(),
         None
     );
-    bulk.finalize("a362539c-0000-4000-8000-000000000001").await.unwrap();
-    let runs: Vec<_> = bulk.run_logs("quip_users").stream().try_collect().await.unwrap();
+    bulk.finalize("a362539c-0000-4000-8000-000000000001")
+        .await
+        .unwrap();
+    let runs: Vec<_> = bulk
+        .run_logs("quip_users")
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(runs[0].added_records_count, Some(1));
     let d = bulk
         .run_log_details("a362539c-0000-4000-8000-000000000001")

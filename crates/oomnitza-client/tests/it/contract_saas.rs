@@ -33,7 +33,11 @@ async fn find_or_create_looks_up_by_name_then_creates_with_201_string_id() {
         .await;
     let stray = unexpected(&server).await;
 
-    let (id, created) = mock_client(&server).saas().find_or_create("Quip").await.unwrap();
+    let (id, created) = mock_client(&server)
+        .saas()
+        .find_or_create("Quip")
+        .await
+        .unwrap();
     assert_eq!((id.as_str(), created), ("4", true));
     find.assert_calls_async(1).await;
     create.assert_calls_async(1).await;
@@ -51,7 +55,11 @@ async fn find_by_name_reuses_an_existing_app_with_an_integer_id() {
         })
         .await;
     let stray = unexpected(&server).await;
-    let (id, created) = mock_client(&server).saas().find_or_create("Quip").await.unwrap();
+    let (id, created) = mock_client(&server)
+        .saas()
+        .find_or_create("Quip")
+        .await
+        .unwrap();
     assert_eq!((id.as_str(), created), ("9", false));
     find.assert_calls_async(1).await;
     stray.assert_calls_async(0).await;
@@ -69,7 +77,7 @@ async fn seats_list_assign_external_id_and_status_changes() {
                 .query_param("skip", "0");
             then.status(200).json_body(json!([
                 {"saas_user_id": 7, "user_id": "u1", "username": "jane", "email": "j@x", "full_name": "Jane",
-                 "last_visit": 1718000000, "roles": {"role_id": 3, "role_external_id": "admin", "role_external_label": "Admin"},
+                 "last_visit": 1_718_000_000, "roles": {"role_id": 3, "role_external_id": "admin", "role_external_label": "Admin"},
                  "user_external_id": "Q1", "status": "active", "old_usage": false, "media_url": null, "contract_id": null}
             ]));
         })
@@ -79,7 +87,7 @@ async fn seats_list_assign_external_id_and_status_changes() {
             when.method(POST)
                 .path("/api/v3/saas/4/users")
                 .json_body(json!([
-                    {"user_id": "u1", "assign": true, "last_visit": 1718000000},
+                    {"user_id": "u1", "assign": true, "last_visit": 1_718_000_000},
                     {"user_id": "u2", "assign": true}
                 ]));
             then.status(200).json_body(json!([

@@ -41,7 +41,14 @@ async fn list_pages_with_limit_and_skip_until_a_short_page() {
     let stray = unexpected(&server).await;
 
     let client = mock_client(&server);
-    let all: Vec<User> = client.users().list().page_size(2).stream().try_collect().await.unwrap();
+    let all: Vec<User> = client
+        .users()
+        .list()
+        .page_size(2)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
 
     assert_eq!(all.len(), 5);
     assert_eq!(all[4].user_id.as_deref(), Some("u4"));
@@ -75,7 +82,13 @@ async fn an_exact_multiple_of_the_page_ends_on_an_empty_page() {
         .await;
     let stray = unexpected(&server).await;
 
-    let all = mock_client(&server).users().list().page_size(2).collect().await.unwrap();
+    let all = mock_client(&server)
+        .users()
+        .list()
+        .page_size(2)
+        .collect()
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2);
     full.assert_calls_async(1).await;
     empty.assert_calls_async(1).await;
@@ -89,7 +102,10 @@ async fn filter_and_sort_are_sent_quoted() {
         .mock_async(|when, then| {
             when.method(GET)
                 .path("/api/v3/users")
-                .query_param("filter", "(quip_user_id eq 'O''Brien') and (suspended eq false)")
+                .query_param(
+                    "filter",
+                    "(quip_user_id eq 'O''Brien') and (suspended eq false)",
+                )
                 .query_param("sortby", "username asc")
                 .query_param("limit", "1000")
                 .query_param("skip", "0");
@@ -101,7 +117,11 @@ async fn filter_and_sort_are_sent_quoted() {
     let found = mock_client(&server)
         .users()
         .list()
-        .filter(Filter::new().eq("quip_user_id", "O'Brien").eq("suspended", false))
+        .filter(
+            Filter::new()
+                .eq("quip_user_id", "O'Brien")
+                .eq("suspended", false),
+        )
         .sort_by("username", true)
         .collect()
         .await
@@ -182,7 +202,10 @@ async fn get_create_patch_delete_and_meta() {
     let stray = unexpected(&server).await;
 
     let users = mock_client(&server).users();
-    assert_eq!(users.get("jane").await.unwrap().user_id.as_deref(), Some("u1"));
+    assert_eq!(
+        users.get("jane").await.unwrap().user_id.as_deref(),
+        Some("u1")
+    );
     let body = json!({"username": "jane", "email": "jane@acme.example", "quip_user_id": "Q1"});
     let created = users
         .create(&body, WriteOptions::ignore_meta_restriction())
@@ -198,7 +221,10 @@ async fn get_create_patch_delete_and_meta() {
     assert_eq!(removed.unwrap().username.as_deref(), Some("jane"));
     let m = users.meta().await.unwrap();
     assert!(m.is_unique("quip_user_id") && m.is_read_only("quip_user_id"));
-    assert_eq!(m.bulk_id("quip_user_id"), "24DCF85294E411E38A52066B556BA4EE");
+    assert_eq!(
+        m.bulk_id("quip_user_id"),
+        "24DCF85294E411E38A52066B556BA4EE"
+    );
     assert_eq!(m.bulk_id("email"), "EMAIL");
 
     for mock in [&get, &create, &patch, &delete, &meta] {
@@ -244,7 +270,12 @@ async fn decode_errors_name_the_field_path() {
                 .json_body(json!([{"user_id": "u1"}, {"user_id": "u2", "suspended": "maybe"}]));
         })
         .await;
-    let err = mock_client(&server).users().list().collect().await.unwrap_err();
+    let err = mock_client(&server)
+        .users()
+        .list()
+        .collect()
+        .await
+        .unwrap_err();
     match err.kind() {
         ErrorKind::Decode { path, .. } => assert_eq!(path, "[1].suspended"),
         other => panic!("decode error expected, got {other:?}"),
@@ -287,7 +318,11 @@ fn b64(input: &str) -> String {
     let bytes = input.as_bytes();
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

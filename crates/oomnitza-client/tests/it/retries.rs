@@ -123,7 +123,10 @@ async fn a_create_is_never_resent_blindly_after_a_5xx() {
             then.respond_with(sequence(
                 1,
                 (500, r#"{"errors":["try later"]}"#, None),
-                (200, r#"{"user_id":"u1","username":"jane","quip_user_id":"Q1"}"#),
+                (
+                    200,
+                    r#"{"user_id":"u1","username":"jane","quip_user_id":"Q1"}"#,
+                ),
             ));
         })
         .await;
@@ -175,7 +178,12 @@ async fn a_create_that_went_through_despite_a_5xx_is_found_not_duplicated() {
     let stray = unexpected(&server).await;
     let user = mock_client(&server)
         .users()
-        .create_or_find(&json!({"quip_user_id": "Q1"}), WriteOptions::default(), "quip_user_id", "Q1")
+        .create_or_find(
+            &json!({"quip_user_id": "Q1"}),
+            WriteOptions::default(),
+            "quip_user_id",
+            "Q1",
+        )
         .await
         .unwrap();
     assert_eq!(user.user_id.as_deref(), Some("u1"));
@@ -214,7 +222,9 @@ async fn timeouts_are_retried_for_reads_but_not_for_creates() {
     let slow_read = server
         .mock_async(|when, then| {
             when.method(GET).path("/api/v3/users/meta");
-            then.status(200).json_body(json!({})).delay(Duration::from_secs(3));
+            then.status(200)
+                .json_body(json!({}))
+                .delay(Duration::from_secs(3));
         })
         .await;
     let slow_create = server

@@ -18,9 +18,13 @@ async fn a_read_survives_transient_5xx_and_throttling_mid_pagination() {
 
     // The second page fails twice (503, then 429), then succeeds.
     emu.faults().inject(
-        FaultRule::new(Method::GET, "/api/v3/users", Fault::status(503, r#"{"errors":["busy"]}"#))
-            .after(1)
-            .times(1),
+        FaultRule::new(
+            Method::GET,
+            "/api/v3/users",
+            Fault::status(503, r#"{"errors":["busy"]}"#),
+        )
+        .after(1)
+        .times(1),
     );
     emu.faults().inject(
         FaultRule::new(
@@ -65,10 +69,20 @@ async fn a_create_failing_with_a_5xx_is_looked_up_then_sent_once_more() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
     let target = OomnitzaTarget::new(client, TargetConfig::default());
     emu.faults().inject(
-        FaultRule::new(Method::POST, "/api/v3/users", Fault::status(500, r#"{"errors":["oops"]}"#))
-            .times(1),
+        FaultRule::new(
+            Method::POST,
+            "/api/v3/users",
+            Fault::status(500, r#"{"errors":["oops"]}"#),
+        )
+        .times(1),
     );
-    let result = sync(&target, &users_spec(), (0..5).map(desired_person).collect(), &[]).await;
+    let result = sync(
+        &target,
+        &users_spec(),
+        (0..5).map(desired_person).collect(),
+        &[],
+    )
+    .await;
     assert_eq!((result.created, result.failed), (5, 0));
     assert_eq!(emu.state().people_count(), 5, "no duplicate");
     // 5 creates + the one that failed; one lookup by sync key for the failed one.

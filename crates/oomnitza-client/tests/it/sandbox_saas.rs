@@ -9,7 +9,11 @@ use crate::common::{desired_person, desired_seat, quip_id, saas_spec, sandbox, s
 const T0: i64 = 1_718_000_000;
 
 fn role_of(i: usize) -> &'static str {
-    if i % 5 == 0 { "Admin" } else { "Member" }
+    if i.is_multiple_of(5) {
+        "Admin"
+    } else {
+        "Member"
+    }
 }
 
 fn seat<'a>(seats: &'a [SaasSeat], key: &str) -> &'a SaasSeat {
@@ -25,7 +29,13 @@ async fn app_roles_seats_and_last_activity_then_a_no_op_resync() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
     let state = emu.state();
     let target = OomnitzaTarget::new(client, TargetConfig::default());
-    sync(&target, &users_spec(), (0..N).map(desired_person).collect(), &[]).await;
+    sync(
+        &target,
+        &users_spec(),
+        (0..N).map(desired_person).collect(),
+        &[],
+    )
+    .await;
     assert_eq!(state.saas_app_id("Quip"), None);
 
     // validate + read never create the application.
@@ -37,32 +47,67 @@ async fn app_roles_seats_and_last_activity_then_a_no_op_resync() {
 
     let desired = || {
         (0..N)
-            .map(|i| desired_seat(i, role_of(i), T0 + i as i64, true))
+            .map(|i| desired_seat(i, role_of(i), T0 + i64::try_from(i).unwrap(), true))
             .collect::<Vec<_>>()
     };
     emu.counters().reset();
     let result = sync(&target, &saas_spec(), desired(), &[]).await;
-    assert_eq!((result.created, result.failed), (N as u64, 0), "{:?}", result.changes);
+    assert_eq!(
+        (result.created, result.failed),
+        (N as u64, 0),
+        "{:?}",
+        result.changes
+    );
     let c = emu.counters();
-    assert_eq!(c.count("POST", "/api/v3/saas"), 1, "the app is created once");
-    assert_eq!(c.count("POST", "/api/v3/saas/{ident}/users"), 1, "one assignment batch");
-    assert_eq!(c.count("POST", "/api/v3/saas/{ident}/users/{user_id}"), N as u64, "external id per seat");
-    assert_eq!(c.count("POST", "/api/v3/saas/{ident}/roles"), 2, "Admin and Member, once each");
-    assert_eq!(c.count("PATCH", "/api/v3/saas/{ident}/roles/users"), 2, "one per role group");
+    assert_eq!(
+        c.count("POST", "/api/v3/saas"),
+        1,
+        "the app is created once"
+    );
+    assert_eq!(
+        c.count("POST", "/api/v3/saas/{ident}/users"),
+        1,
+        "one assignment batch"
+    );
+    assert_eq!(
+        c.count("POST", "/api/v3/saas/{ident}/users/{user_id}"),
+        N as u64,
+        "external id per seat"
+    );
+    assert_eq!(
+        c.count("POST", "/api/v3/saas/{ident}/roles"),
+        2,
+        "Admin and Member, once each"
+    );
+    assert_eq!(
+        c.count("PATCH", "/api/v3/saas/{ident}/roles/users"),
+        2,
+        "one per role group"
+    );
     assert_eq!(c.writes(), 1 + 1 + N as u64 + 2 + 2);
 
     let app = state.saas_app_id("Quip").expect("app created");
     let seats = state.saas_users(app);
     assert_eq!(seats.len(), N);
     let s = seat(&seats, &quip_id(10));
-    assert_eq!(s.roles.as_ref().map(|r| r.role_external_label.as_str()), Some("Admin"));
+    assert_eq!(
+        s.roles.as_ref().map(|r| r.role_external_label.as_str()),
+        Some("Admin")
+    );
     assert_eq!(s.last_visit, Some(T0 + 10));
     assert_eq!(s.status, SeatStatus::Active);
     assert_eq!(
-        seat(&seats, &quip_id(11)).roles.as_ref().map(|r| r.role_external_label.as_str()),
+        seat(&seats, &quip_id(11))
+            .roles
+            .as_ref()
+            .map(|r| r.role_external_label.as_str()),
         Some("Member")
     );
-    let mut labels: Vec<_> = state.roles(app).into_iter().map(|r| r.role_external_label).collect();
+    let mut labels: Vec<_> = state
+        .roles(app)
+        .into_iter()
+        .map(|r| r.role_external_label)
+        .collect();
     labels.sort();
     assert_eq!(labels, ["Admin", "Member"]);
 
@@ -80,17 +125,40 @@ async fn app_roles_seats_and_last_activity_then_a_no_op_resync() {
     changed[3].fields.insert("role", "Owner");
     emu.counters().reset();
     let result = sync(&target, &saas_spec(), changed, &[]).await;
-    assert_eq!((result.updated, result.failed), (3, 0), "{:?}", result.changes);
+    assert_eq!(
+        (result.updated, result.failed),
+        (3, 0),
+        "{:?}",
+        result.changes
+    );
     let c = emu.counters();
     assert_eq!(c.count("POST", "/api/v3/saas"), 0, "the app is reused");
     assert_eq!(c.count("POST", "/api/v3/saas/{ident}/users"), 1);
-    assert_eq!(c.count("POST", "/api/v3/saas/{ident}/roles"), 1, "only the new role");
+    assert_eq!(
+        c.count("POST", "/api/v3/saas/{ident}/roles"),
+        1,
+        "only the new role"
+    );
     assert_eq!(c.count("PATCH", "/api/v3/saas/{ident}/roles/users"), 2);
     let seats = state.saas_users(app);
-    assert_eq!(seat(&seats, &quip_id(1)).roles.as_ref().unwrap().role_external_label, "Admin");
+    assert_eq!(
+        seat(&seats, &quip_id(1))
+            .roles
+            .as_ref()
+            .unwrap()
+            .role_external_label,
+        "Admin"
+    );
     assert_eq!(seat(&seats, &quip_id(2)).last_visit, Some(T0 + 1000));
     assert_eq!(seat(&seats, &quip_id(3)).last_visit, Some(T0 + 2000));
-    assert_eq!(seat(&seats, &quip_id(3)).roles.as_ref().unwrap().role_external_label, "Owner");
+    assert_eq!(
+        seat(&seats, &quip_id(3))
+            .roles
+            .as_ref()
+            .unwrap()
+            .role_external_label,
+        "Owner"
+    );
     emu.shutdown().await;
 }
 
@@ -99,7 +167,13 @@ async fn seats_are_deactivated_and_reactivated_in_batches() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
     let state = emu.state();
     let target = OomnitzaTarget::new(client, TargetConfig::default());
-    sync(&target, &users_spec(), (0..10).map(desired_person).collect(), &[]).await;
+    sync(
+        &target,
+        &users_spec(),
+        (0..10).map(desired_person).collect(),
+        &[],
+    )
+    .await;
     let all = |inactive: &[usize]| {
         (0..10)
             .map(|i| desired_seat(i, "Member", T0, !inactive.contains(&i)))
@@ -111,11 +185,19 @@ async fn seats_are_deactivated_and_reactivated_in_batches() {
     emu.counters().reset();
     let result = sync(&target, &saas_spec(), all(&[2, 4, 6]), &[]).await;
     assert_eq!((result.deactivated, result.failed), (3, 0));
-    assert_eq!(emu.counters().count("PATCH", "/api/v3/saas_users/deactivate"), 1);
+    assert_eq!(
+        emu.counters()
+            .count("PATCH", "/api/v3/saas_users/deactivate"),
+        1
+    );
     assert_eq!(emu.counters().writes(), 1);
     let seats = state.saas_users(app);
     for i in 0..10 {
-        let expected = if [2, 4, 6].contains(&i) { SeatStatus::Inactive } else { SeatStatus::Active };
+        let expected = if [2, 4, 6].contains(&i) {
+            SeatStatus::Inactive
+        } else {
+            SeatStatus::Active
+        };
         assert_eq!(seat(&seats, &quip_id(i)).status, expected, "seat {i}");
     }
 
@@ -123,7 +205,10 @@ async fn seats_are_deactivated_and_reactivated_in_batches() {
     let back = [quip_id(2), quip_id(4)];
     let result = sync(&target, &saas_spec(), all(&[6]), &back).await;
     assert_eq!((result.reactivated, result.failed), (2, 0));
-    assert_eq!(emu.counters().count("PATCH", "/api/v3/saas_users/activate"), 1);
+    assert_eq!(
+        emu.counters().count("PATCH", "/api/v3/saas_users/activate"),
+        1
+    );
     assert_eq!(emu.counters().writes(), 1);
     let seats = state.saas_users(app);
     assert_eq!(seat(&seats, &quip_id(2)).status, SeatStatus::Active);
@@ -137,24 +222,43 @@ async fn seat_failures_are_per_record_and_vanished_seats_count_as_deactivated() 
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
     let state = emu.state();
     let target = OomnitzaTarget::new(client, TargetConfig::default());
-    sync(&target, &users_spec(), (0..4).map(desired_person).collect(), &[]).await;
+    sync(
+        &target,
+        &users_spec(),
+        (0..4).map(desired_person).collect(),
+        &[],
+    )
+    .await;
     sync(
         &target,
         &saas_spec(),
-        (0..3).map(|i| desired_seat(i, "Member", T0, true)).collect(),
+        (0..3)
+            .map(|i| desired_seat(i, "Member", T0, true))
+            .collect(),
         &[],
     )
     .await;
     let spec = saas_spec();
     let snap = target.read(&spec, &NoProgress).await.unwrap();
-    let seat2 = snap.records.iter().find(|r| r.key.as_deref() == Some(&quip_id(2))).unwrap();
+    let seat2 = snap
+        .records
+        .iter()
+        .find(|r| r.key.as_deref() == Some(&quip_id(2)))
+        .unwrap();
     // The person behind seat 2 is deleted by hand: the seat goes with them.
-    let person2 = state.find_people("quip_user_id", &serde_json::json!(quip_id(2))).unwrap();
-    state.remove_person(person2[0]["user_id"].as_str().unwrap()).unwrap();
+    let person2 = state
+        .find_people("quip_user_id", &serde_json::json!(quip_id(2)))
+        .unwrap();
+    state
+        .remove_person(person2[0]["user_id"].as_str().unwrap())
+        .unwrap();
 
     let seat_for = |i: usize| {
         let d = desired_seat(i, "Member", T0, true);
-        Change { key: d.key.clone(), op: Operation::Create { fields: d.fields } }
+        Change {
+            key: d.key.clone(),
+            op: Operation::Create { fields: d.fields },
+        }
     };
     let outcomes = target
         .apply(
@@ -163,7 +267,12 @@ async fn seat_failures_are_per_record_and_vanished_seats_count_as_deactivated() 
                 seat_for(3),
                 // Nobody in Oomnitza carries this Quip id.
                 seat_for(99),
-                Change { key: quip_id(2).into(), op: Operation::Deactivate { id: seat2.id.clone() } },
+                Change {
+                    key: quip_id(2).into(),
+                    op: Operation::Deactivate {
+                        id: seat2.id.clone(),
+                    },
+                },
             ],
         )
         .await;
@@ -173,11 +282,19 @@ async fn seat_failures_are_per_record_and_vanished_seats_count_as_deactivated() 
     assert!(matches!(result(&quip_id(3)), OutcomeResult::Done { .. }));
     match result(&quip_id(99)) {
         OutcomeResult::Failed { message } => {
-            assert!(message.contains("no Oomnitza person has quip_user_id = QUIP000099"), "{message}");
+            assert!(
+                message.contains("no Oomnitza person has quip_user_id = QUIP000099"),
+                "{message}"
+            );
         }
         other @ OutcomeResult::Done { .. } => panic!("expected a failure, got {other:?}"),
     }
-    assert_eq!(result(&quip_id(2)), OutcomeResult::Done { id: seat2.id.clone() });
+    assert_eq!(
+        result(&quip_id(2)),
+        OutcomeResult::Done {
+            id: seat2.id.clone()
+        }
+    );
     let app = state.saas_app_id("Quip").unwrap();
     assert_eq!(state.saas_users(app).len(), 3);
     emu.shutdown().await;

@@ -46,7 +46,10 @@ fn seats_state(emu: &OomnitzaEmulator) -> Vec<Json> {
 async fn scenario(strategy: WriteStrategy) -> (OomnitzaEmulator, Vec<u64>) {
     const N: usize = 250;
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default().with_write_strategy(strategy));
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::default().with_write_strategy(strategy),
+    );
     let users = users_spec();
     let mut writes = Vec::new();
     let mut step = async |desired: Vec<DesiredRecord>, ledger: &[String]| {
@@ -74,14 +77,23 @@ async fn scenario(strategy: WriteStrategy) -> (OomnitzaEmulator, Vec<u64>) {
     step((0..N - 10).map(changed).collect(), &[]).await;
     // 4. The leavers come back (the ledger says the sync deactivated them).
     let ledger: Vec<String> = (N - 10..N).chain(200..205).map(quip_id).collect();
-    step((0..N).map(|i| {
-        let mut d = changed(i);
-        d.active = true;
-        d
-    }).collect(), &ledger).await;
+    step(
+        (0..N)
+            .map(|i| {
+                let mut d = changed(i);
+                d.active = true;
+                d
+            })
+            .collect(),
+        &ledger,
+    )
+    .await;
 
     // Seats on top (the same code path for both strategies).
-    let seats: Vec<DesiredRecord> = (0..N).step_by(10).map(|i| desired_seat(i, "Member", 1_718_000_000, true)).collect();
+    let seats: Vec<DesiredRecord> = (0..N)
+        .step_by(10)
+        .map(|i| desired_seat(i, "Member", 1_718_000_000, true))
+        .collect();
     sync(&target, &saas_spec(), seats, &[]).await;
     if strategy == WriteStrategy::Bulk {
         let summary = target.last_bulk_run().expect("a bulk run was finalized");
@@ -101,7 +113,10 @@ async fn both_write_strategies_produce_the_same_final_state() {
     assert_eq!(rest_people, people_state(&bulk));
     assert_eq!(seats_state(&rest).len(), 25);
     assert_eq!(seats_state(&rest), seats_state(&bulk));
-    let p = rest_people.iter().find(|p| p["quip_user_id"] == json!(quip_id(7))).unwrap();
+    let p = rest_people
+        .iter()
+        .find(|p| p["quip_user_id"] == json!(quip_id(7)))
+        .unwrap();
     assert_eq!(p["last_name"], json!("Changed7"));
     assert!(rest_people.iter().all(|p| p["suspended"] == json!(false)));
 

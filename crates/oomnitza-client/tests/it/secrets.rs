@@ -15,7 +15,7 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -57,15 +57,17 @@ async fn errors_outcomes_and_logs_never_contain_the_token() {
     let meta = server
         .mock_async(|when, then| {
             when.method(GET).path("/api/v3/users/meta");
-            then.status(401)
-                .json_body(json!({"errors": [format!("Authentication failure for token {CANARY}")]}));
+            then.status(401).json_body(
+                json!({"errors": [format!("Authentication failure for token {CANARY}")]}),
+            );
         })
         .await;
     let patch = server
         .mock_async(|when, then| {
             when.method(PATCH).path("/api/v3/users/u1");
-            then.status(400)
-                .json_body(json!({"errors": {"suspended": [format!("bad value; header was {CANARY}")]}}));
+            then.status(400).json_body(
+                json!({"errors": {"suspended": [format!("bad value; header was {CANARY}")]}}),
+            );
         })
         .await;
     let flaky = server
@@ -80,7 +82,10 @@ async fn errors_outcomes_and_logs_never_contain_the_token() {
     for text in [err.to_string(), format!("{err:?}"), err.report()] {
         assert!(!text.contains(CANARY), "{text}");
     }
-    assert!(err.to_string().contains("Authentication failure for token [REDACTED]"));
+    assert!(
+        err.to_string()
+            .contains("Authentication failure for token [REDACTED]")
+    );
     assert_eq!(err.engine_kind(), sync_engine::ErrorKind::Auth);
 
     let err = client.saas().find_by_name("Quip").await.unwrap_err();
@@ -110,7 +115,11 @@ async fn errors_outcomes_and_logs_never_contain_the_token() {
     }
     let err = client
         .users()
-        .patch("u1", &json!({"suspended": "x"}), Default::default())
+        .patch(
+            "u1",
+            &json!({"suspended": "x"}),
+            oomnitza_client::api::WriteOptions::default(),
+        )
         .await
         .unwrap_err();
     assert!(!format!("{err:?} {err}").contains(CANARY));

@@ -160,31 +160,74 @@ async fn rest_apply_sends_one_exact_request_per_change() {
         },
         Change {
             key: "Q2".into(),
-            op: Operation::Update { id: "u2".into(), set: Fields::new().with("email", "new@x"), adopt: false },
+            op: Operation::Update {
+                id: "u2".into(),
+                set: Fields::new().with("email", "new@x"),
+                adopt: false,
+            },
         },
-        Change { key: "Q3".into(), op: Operation::Deactivate { id: "u3".into() } },
-        Change { key: "Q4".into(), op: Operation::Deactivate { id: "u4".into() } },
+        Change {
+            key: "Q3".into(),
+            op: Operation::Deactivate { id: "u3".into() },
+        },
+        Change {
+            key: "Q4".into(),
+            op: Operation::Deactivate { id: "u4".into() },
+        },
         Change {
             key: "Q5".into(),
-            op: Operation::Reactivate { id: "u5".into(), set: Fields::new().with("first_name", "Eve") },
+            op: Operation::Reactivate {
+                id: "u5".into(),
+                set: Fields::new().with("first_name", "Eve"),
+            },
         },
         Change {
             key: "Q6".into(),
-            op: Operation::Update { id: "u6".into(), set: Fields::new().with("last_name", "Gone"), adopt: false },
+            op: Operation::Update {
+                id: "u6".into(),
+                set: Fields::new().with("last_name", "Gone"),
+                adopt: false,
+            },
         },
     ];
     let outcomes = target.apply(&spec, batch).await;
     assert_eq!(outcomes.len(), 6);
-    assert_eq!(by_key(&outcomes, "Q1"), OutcomeResult::Done { id: "u1".into() });
-    assert_eq!(by_key(&outcomes, "Q2"), OutcomeResult::Done { id: "u2".into() });
-    assert_eq!(by_key(&outcomes, "Q3"), OutcomeResult::Done { id: "u3".into() });
-    assert_eq!(by_key(&outcomes, "Q4"), OutcomeResult::Done { id: "u4".into() }, "404 on deactivate is done");
-    assert_eq!(by_key(&outcomes, "Q5"), OutcomeResult::Done { id: "u5".into() });
+    assert_eq!(
+        by_key(&outcomes, "Q1"),
+        OutcomeResult::Done { id: "u1".into() }
+    );
+    assert_eq!(
+        by_key(&outcomes, "Q2"),
+        OutcomeResult::Done { id: "u2".into() }
+    );
+    assert_eq!(
+        by_key(&outcomes, "Q3"),
+        OutcomeResult::Done { id: "u3".into() }
+    );
+    assert_eq!(
+        by_key(&outcomes, "Q4"),
+        OutcomeResult::Done { id: "u4".into() },
+        "404 on deactivate is done"
+    );
+    assert_eq!(
+        by_key(&outcomes, "Q5"),
+        OutcomeResult::Done { id: "u5".into() }
+    );
     match by_key(&outcomes, "Q6") {
-        OutcomeResult::Failed { message } => assert!(message.contains("no longer exists"), "{message}"),
+        OutcomeResult::Failed { message } => {
+            assert!(message.contains("no longer exists"), "{message}");
+        }
         other @ OutcomeResult::Done { .. } => panic!("expected a failure, got {other:?}"),
     }
-    for m in [&meta_mock, &create, &update, &deactivate, &deactivate_gone, &reactivate, &update_gone] {
+    for m in [
+        &meta_mock,
+        &create,
+        &update,
+        &deactivate,
+        &deactivate_gone,
+        &reactivate,
+        &update_gone,
+    ] {
         m.assert_calls_async(1).await;
     }
     stray.assert_calls_async(0).await;
@@ -201,14 +244,18 @@ async fn a_conflicting_create_adopts_the_person_with_the_same_key_or_reports_the
         .await;
     let conflict_same_key = server
         .mock_async(|when, then| {
-            when.method(POST).path("/api/v3/users").body_includes("\"Q1\"");
+            when.method(POST)
+                .path("/api/v3/users")
+                .body_includes("\"Q1\"");
             then.status(409)
                 .json_body(json!({"errors": {"quip_user_id": ["'Q1' already exists"]}}));
         })
         .await;
     let conflict_other_field = server
         .mock_async(|when, then| {
-            when.method(POST).path("/api/v3/users").body_includes("\"Q2\"");
+            when.method(POST)
+                .path("/api/v3/users")
+                .body_includes("\"Q2\"");
             then.status(409)
                 .json_body(json!({"errors": {"username": ["'b@x' already exists"]}}));
         })
@@ -249,16 +296,32 @@ async fn a_conflicting_create_adopts_the_person_with_the_same_key_or_reports_the
         },
     };
     let outcomes = target
-        .apply(&users_spec(), vec![create("Q1", "a@x"), create("Q2", "b@x")])
+        .apply(
+            &users_spec(),
+            vec![create("Q1", "a@x"), create("Q2", "b@x")],
+        )
         .await;
-    assert_eq!(by_key(&outcomes, "Q1"), OutcomeResult::Done { id: "u1".into() });
+    assert_eq!(
+        by_key(&outcomes, "Q1"),
+        OutcomeResult::Done { id: "u1".into() }
+    );
     match by_key(&outcomes, "Q2") {
         OutcomeResult::Failed { message } => {
-            assert!(message.contains("409 Conflict: username: 'b@x' already exists"), "{message}");
+            assert!(
+                message.contains("409 Conflict: username: 'b@x' already exists"),
+                "{message}"
+            );
         }
         other @ OutcomeResult::Done { .. } => panic!("expected a failure, got {other:?}"),
     }
-    for m in [&meta_mock, &conflict_same_key, &conflict_other_field, &lookup_q1, &lookup_q2, &adopt] {
+    for m in [
+        &meta_mock,
+        &conflict_same_key,
+        &conflict_other_field,
+        &lookup_q1,
+        &lookup_q2,
+        &adopt,
+    ] {
         m.assert_calls_async(1).await;
     }
     stray.assert_calls_async(0).await;
@@ -275,29 +338,25 @@ async fn bulk_apply_uploads_portions_with_sync_field_and_finish_finalizes_once()
         .await;
     let inserts = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/api/v3/bulk")
-                .json_body_includes(
-                    json!({"sync_field": [QUIP_ID], "insert_only": true, "update_only": false,
+            when.method(POST).path("/api/v3/bulk").json_body_includes(
+                json!({"sync_field": [QUIP_ID], "insert_only": true, "update_only": false,
                            "data_type": "users", "connector_name": "quip_users",
                            "records": [{QUIP_ID: "Q1", "USER": "a@x", "EMAIL": "a@x"}]})
-                    .to_string(),
-                );
+                .to_string(),
+            );
             then.status(200).json_body(json!({"added": 1}));
         })
         .await;
     let updates = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/api/v3/bulk")
-                .json_body_includes(
-                    json!({"sync_field": [QUIP_ID], "insert_only": false, "update_only": true,
-                           "records": [
-                               {QUIP_ID: "Q2", "EMAIL": "new@x"},
-                               {QUIP_ID: "Q3", SUSPENDED_ID: true}
-                           ]})
-                    .to_string(),
-                );
+            when.method(POST).path("/api/v3/bulk").json_body_includes(
+                json!({"sync_field": [QUIP_ID], "insert_only": false, "update_only": true,
+                "records": [
+                    {QUIP_ID: "Q2", "EMAIL": "new@x"},
+                    {QUIP_ID: "Q3", SUSPENDED_ID: true}
+                ]})
+                .to_string(),
+            );
             then.status(200).json_body(json!({"updated": 2}));
         })
         .await;
@@ -311,7 +370,8 @@ async fn bulk_apply_uploads_portions_with_sync_field_and_finish_finalizes_once()
         .await;
     let logs = server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/v3/connector_run_logs/quip_users");
+            when.method(GET)
+                .path("/api/v3/connector_run_logs/quip_users");
             then.status(200).json_body(json!([]));
         })
         .await;
@@ -336,22 +396,46 @@ async fn bulk_apply_uploads_portions_with_sync_field_and_finish_finalizes_once()
                 },
                 Change {
                     key: "Q2".into(),
-                    op: Operation::Update { id: "u2".into(), set: Fields::new().with("email", "new@x"), adopt: false },
+                    op: Operation::Update {
+                        id: "u2".into(),
+                        set: Fields::new().with("email", "new@x"),
+                        adopt: false,
+                    },
                 },
-                Change { key: "Q3".into(), op: Operation::Deactivate { id: "u3".into() } },
+                Change {
+                    key: "Q3".into(),
+                    op: Operation::Deactivate { id: "u3".into() },
+                },
             ],
         )
         .await;
     assert_eq!(outcomes.len(), 3);
-    assert!(outcomes.iter().all(|o| matches!(o.result, OutcomeResult::Done { .. })));
-    assert_eq!(by_key(&outcomes, "Q2"), OutcomeResult::Done { id: "u2".into() });
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.result, OutcomeResult::Done { .. }))
+    );
+    assert_eq!(
+        by_key(&outcomes, "Q2"),
+        OutcomeResult::Done { id: "u2".into() }
+    );
     target.finish().await.unwrap();
     // A second finish has nothing to finalize.
     target.finish().await.unwrap();
 
     let summary = target.last_bulk_run().unwrap();
-    assert_eq!((summary.uploads, summary.uploaded_creates, summary.uploaded_updates), (2, 1, 2));
-    assert_eq!(summary.differences, vec!["no run log found for the portion".to_owned()]);
+    assert_eq!(
+        (
+            summary.uploads,
+            summary.uploaded_creates,
+            summary.uploaded_updates
+        ),
+        (2, 1, 2)
+    );
+    assert_eq!(
+        summary.differences,
+        vec!["no run log found for the portion".to_owned()]
+    );
     for m in [&meta_mock, &inserts, &updates, &finalize, &logs] {
         m.assert_calls_async(1).await;
     }
