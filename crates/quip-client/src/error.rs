@@ -202,6 +202,12 @@ pub struct ApiErrorBody {
     /// Human-readable description, e.g. `Invalid access_token`, `Over Rate Limit`.
     #[serde(default)]
     pub error_description: Option<String>,
+    /// SCIM error detail (RFC 7644 §3.12).
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// SCIM error type, e.g. `invalidFilter`.
+    #[serde(default, rename = "scimType")]
+    pub scim_type: Option<String>,
     /// Start of a body that was not Quip's error JSON (scrubbed, at most 200 characters).
     #[serde(skip)]
     pub text: Option<String>,
@@ -229,10 +235,12 @@ impl ApiErrorBody {
         body
     }
 
-    /// The most useful line: `error_description`, else `error`, else the text.
+    /// The most useful line: `error_description`, else SCIM's `detail`, else `error`,
+    /// else the text.
     pub fn message(&self) -> Option<&str> {
         self.error_description
             .as_deref()
+            .or(self.detail.as_deref())
             .or(self.error.as_deref())
             .or(self.text.as_deref())
     }
@@ -242,7 +250,13 @@ impl ApiErrorBody {
         if secret.is_empty() {
             return;
         }
-        for field in [&mut self.error, &mut self.error_description, &mut self.text] {
+        for field in [
+            &mut self.error,
+            &mut self.error_description,
+            &mut self.detail,
+            &mut self.scim_type,
+            &mut self.text,
+        ] {
             if let Some(s) = field
                 && s.contains(secret)
             {

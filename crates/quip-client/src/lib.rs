@@ -73,9 +73,8 @@ pub use config::{ClientConfig, DEFAULT_BASE_URL, DEFAULT_SCIM_URL, RetryPolicy};
 pub use error::{ApiErrorBody, Endpoint, ErrorKind, QuipError};
 pub use events::{CursorKind, EventFieldNames, EventsHandler, OpenCursor, fold_logins};
 pub use models::{
-    AdminRoleAssignment, AdminRoles, AdminUserInfo, AdminUserPage, BulkEntry, BulkLookup, Event,
-    EventCursor, EventPage, ScimEmail, ScimListResponse, ScimMeta, ScimName, ScimUser,
-    TokenResponse, User,
+    AdminRole, AdminRoles, AdminUserInfo, AdminUserPage, BulkEntry, BulkLookup, Event, EventCursor,
+    EventPage, ScimEmail, ScimListResponse, ScimMeta, ScimName, ScimUser, TokenResponse, User,
 };
 pub use oauth::{OAuthHandler, RefreshRequest, TokenInfo};
 pub use ratelimit::{ApiClass, RateLimitHeaders, Window};

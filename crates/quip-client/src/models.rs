@@ -3,7 +3,7 @@
 //! Every field except `id` is optional and unknown fields are ignored, because Quip
 //! documents few guarantees about which fields appear (quip-api.md §2, §5).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -153,28 +153,43 @@ pub struct AdminUserInfo {
     pub companies: Option<serde_json::Value>,
 }
 
-/// One admin-role assignment from `GET /1/admin/company/admin-roles` (endpoint
-/// unconfirmed; shape is this project's assumption shared with the emulator).
+/// One admin role from `GET /1/admin/company/admin-roles` (endpoint unconfirmed; shape
+/// is this project's assumption shared with the emulator).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
-pub struct AdminRoleAssignment {
-    /// The admin's user id.
-    pub user_id: String,
+pub struct AdminRole {
+    /// Role id.
+    #[serde(default)]
+    pub id: Option<String>,
     /// Role name, e.g. `Super Admin`, `Site Admin` or a custom role.
     #[serde(default)]
-    pub role: Option<String>,
-    /// Role id, when given.
+    pub name: Option<String>,
+    /// Users holding the role.
     #[serde(default)]
-    pub role_id: Option<String>,
+    pub user_ids: Vec<String>,
 }
 
-/// `GET /1/admin/company/admin-roles` answer.
+/// `GET /1/admin/company/admin-roles` answer: `{"admin_roles":[{"id","name","user_ids"}]}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct AdminRoles {
-    /// Every admin of the company with their role.
-    #[serde(default, alias = "admin_roles", alias = "admins")]
-    pub roles: Vec<AdminRoleAssignment>,
+    /// Every admin role with its holders (built-in roles first).
+    #[serde(default, rename = "admin_roles")]
+    pub roles: Vec<AdminRole>,
+}
+
+impl AdminRoles {
+    /// Role name per user id; a user listed under several roles keeps the first.
+    pub fn by_user(&self) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        for role in &self.roles {
+            let Some(name) = &role.name else { continue };
+            for user in &role.user_ids {
+                out.entry(user.clone()).or_insert_with(|| name.clone());
+            }
+        }
+        out
+    }
 }
 
 /// A SCIM 2.0 ListResponse (RFC 7644 field names).

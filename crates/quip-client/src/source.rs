@@ -549,14 +549,12 @@ impl QuipSource {
             return None;
         }
         match self.client.admin().admin_roles(company_id).await {
-            Ok(roles) => Some(
-                roles
-                    .roles
-                    .into_iter()
-                    .filter_map(|r| Some((r.user_id, r.role?)))
-                    .collect(),
-            ),
-            Err(e) if matches!(e.kind(), ErrorKind::NotAvailable { .. }) || e.is_auth() => {
+            Ok(roles) => Some(roles.by_user()),
+            // 404: the endpoint does not exist here; 403: the token is not an admin's.
+            Err(e)
+                if matches!(e.kind(), ErrorKind::NotAvailable { .. })
+                    || e.status() == Some(403) =>
+            {
                 tracing::info!(error = %e, "admin-role endpoint not available; using configured admins");
                 None
             }

@@ -67,7 +67,6 @@ impl Clock for ManualClock {
 }
 
 /// Adapter: the emulator's scaled clock as the client's clock (one shared timeline).
-#[allow(dead_code)] // used by the sandbox tests
 #[derive(Debug)]
 pub struct Scaled(pub Arc<api_sandbox::ScaledClock>);
 

@@ -249,8 +249,9 @@ async fn admin_user_info_and_roles() {
                 .header("authorization", BEARER);
             then.status(200).json_body(json!({
                 "admin_roles": [
-                    {"user_id": "UTUAEAiZl6B", "role": "Super Admin", "role_id": "r1"},
-                    {"user_id": "VLP9EAwREEs", "role": "Site Admin"}
+                    {"id": "R1", "name": "Super Admin", "user_ids": ["UTUAEAiZl6B"]},
+                    {"id": "R2", "name": "Site Admin", "user_ids": ["VLP9EAwREEs", "UTUAEAiZl6B"]},
+                    {"id": "R3", "name": "Auditors", "user_ids": []}
                 ]
             }));
         })
@@ -273,8 +274,15 @@ async fn admin_user_info_and_roles() {
     assert_eq!(i.user.unwrap().emails.unwrap(), ["jane@acme.com"]);
     assert!(i.threads.is_some());
     let r = client.admin().admin_roles("IMbAcASGu56").await.unwrap();
-    assert_eq!(r.roles.len(), 2);
-    assert_eq!(r.roles[0].role.as_deref(), Some("Super Admin"));
+    assert_eq!(r.roles.len(), 3);
+    assert_eq!(r.roles[0].name.as_deref(), Some("Super Admin"));
+    let by_user = r.by_user();
+    assert_eq!(by_user.len(), 2);
+    assert_eq!(
+        by_user["UTUAEAiZl6B"], "Super Admin",
+        "the first role listed wins"
+    );
+    assert_eq!(by_user["VLP9EAwREEs"], "Site Admin");
     let e = client
         .admin()
         .admin_roles("OTHERcompany")
@@ -389,7 +397,32 @@ async fn scim_find_by_email() {
                 .json_body(json!({"totalResults": 0, "Resources": []}));
         })
         .await;
+    let invalid = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/2/Users")
+                .query_param("filter", "title pr");
+            then.status(400).json_body(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "400", "scimType": "invalidFilter",
+                "detail": "Unsupported filter: title pr"
+            }));
+        })
+        .await;
     let unexpected = catch_all(&server).await;
+    let e = client
+        .scim()
+        .list_users()
+        .filter("title pr")
+        .page(1)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert!(
+        e.to_string()
+            .ends_with("HTTP 400: Unsupported filter: title pr"),
+        "{e}"
+    );
     let u = client.scim().find_by_email("jane@acme.com").await.unwrap();
     assert_eq!(u.unwrap().id, "UTUAEAiZl6B");
     assert!(
@@ -402,6 +435,7 @@ async fn scim_find_by_email() {
     );
     m.assert_async().await;
     none.assert_async().await;
+    invalid.assert_async().await;
     unexpected.assert_calls_async(0).await;
 }
 

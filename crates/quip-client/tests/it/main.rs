@@ -7,4 +7,5 @@ mod canary;
 mod common;
 mod contract;
 mod retry;
+mod sandbox;
 mod source;

@@ -100,7 +100,7 @@ async fn scim_source_builds_records_with_roles_and_last_activity() {
                 .path("/1/admin/company/admin-roles")
                 .query_param("company_id", "IMbAcASGu56");
             then.status(200).json_body(json!({"admin_roles": [
-                {"user_id": "UTUAEAiZl6B", "role": "Super Admin"}
+                {"id": "R1", "name": "Super Admin", "user_ids": ["UTUAEAiZl6B"]}
             ]}));
         })
         .await;
