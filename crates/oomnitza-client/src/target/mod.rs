@@ -16,15 +16,15 @@
 //!   deactivates/reactivates seats in batches.
 //! - `finish` finalizes the bulk portion, when one was opened.
 //!
-//! # Request counts (N people, page size P = 1000, changed = C)
+//! # Request counts (N people, page size P = 1000, C changed records)
 //!
 //! | Step | Requests |
 //! |---|---|
 //! | validate | 1 (`users/meta`) |
-//! | read users | ceil(N / P), at least 1 |
+//! | read users | floor(N / P) + 1 (pages until a short one) |
 //! | apply users, `rest` | C (one per changed record; 0 when nothing changed) |
-//! | apply users, `bulk` | ceil(C / 100) uploads + 1 finalize (+ 1 run-log read) |
-//! | read saas_users | 1 (find the app) + ceil(seats / P) |
+//! | apply users, `bulk` | ceil(C / 100) uploads per kind of change + 1 finalize (+ 1 run-log read); 0 when nothing changed |
+//! | read saas_users | 1 (find the app) + floor(seats / P) + 1 |
 //!
 //! See `docs/api-notes.md` (## Oomnitza) for the assumptions behind each choice.
 
