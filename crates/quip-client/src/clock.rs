@@ -43,3 +43,27 @@ pub(crate) fn from_epoch_secs(secs: u64) -> SystemTime {
 pub(crate) fn from_usec(usec: i64) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::from_timestamp_micros(usec)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn system_clock_sleeps_on_tokio_time() {
+        let start = tokio::time::Instant::now();
+        SystemClock.sleep(Duration::from_secs(61)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(61));
+    }
+
+    #[test]
+    fn converts_quip_timestamps() {
+        assert_eq!(
+            from_usec(1_632_022_665_732_239).map(|t| t.to_rfc3339()),
+            Some("2021-09-19T03:37:45.732239+00:00".to_owned())
+        );
+        assert_eq!(
+            from_epoch_secs(60),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(60)
+        );
+    }
+}

@@ -209,6 +209,17 @@ impl EventsHandler {
         )
     }
 
+    /// Every `login` event from `cursor`, page after page.
+    pub fn logins(
+        &self,
+        company_id: impl Into<String>,
+        cursor: OpenCursor,
+    ) -> impl Stream<Item = Result<Event, QuipError>> + Send + 'static {
+        self.pages(company_id, cursor)
+            .map_ok(|page| stream::iter(page.events.into_iter().filter(Event::is_login).map(Ok)))
+            .try_flatten()
+    }
+
     /// The newest `login` time per user id since `since`, from a batch cursor.
     pub async fn last_logins(
         &self,

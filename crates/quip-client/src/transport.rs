@@ -512,3 +512,32 @@ impl Transport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_a_base_path_and_encode_segments() {
+        let base = url::Url::parse("https://proxy.example/quip/?x=1").unwrap();
+        let u = Transport::url(&base, &["1", "users", "jane doe@acme.com"], &[]);
+        assert_eq!(
+            u.expose().as_str(),
+            "https://proxy.example/quip/1/users/jane%20doe@acme.com"
+        );
+        let base = url::Url::parse("https://platform.quip.com").unwrap();
+        let u = Transport::url(&base, &["1", "users", ""], &[("ids", "A,b@c")]);
+        assert_eq!(
+            u.expose().as_str(),
+            "https://platform.quip.com/1/users/?ids=A%2Cb%40c"
+        );
+    }
+
+    #[test]
+    fn bad_base_urls_are_config_errors() {
+        for bad in ["not a url", "ftp://host/", "file:///tmp"] {
+            let e = parse_base("base_url", bad).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::Config { .. }), "{bad}: {e}");
+        }
+    }
+}

@@ -512,6 +512,28 @@ async fn events_cursors_pages_and_newest_login_per_user() {
     assert_eq!(pages.len(), 1);
     assert!(pages[0].events.is_empty());
 
+    let batch_cursor = events
+        .create_cursor(
+            "IMbAcASGu56",
+            CursorKind::Batch {
+                since_usec: 0,
+                until_usec: Some(1_800_000_000_000_000),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!batch_cursor.realtime);
+    let logins: Vec<_> = events
+        .logins("IMbAcASGu56", batch_cursor)
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<_> = logins
+        .iter()
+        .map(|e| e.fields["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["E1", "E3", "E4"], "login events only, in order");
+
     let since = chrono::DateTime::from_timestamp(1_600_000_000, 0).unwrap();
     let logins = events
         .last_logins("IMbAcASGu56", since, &EventFieldNames::default())
@@ -520,8 +542,10 @@ async fn events_cursors_pages_and_newest_login_per_user() {
     assert_eq!(logins.len(), 2);
     assert_eq!(logins["UTUAEAiZl6B"].timestamp(), 1_700_000_500);
     assert_eq!(logins["VLP9EAwREEs"].timestamp(), 1_690_000_000);
-    for m in [&realtime, &realtime_get, &batch, &get1, &get2] {
-        m.assert_async().await;
+    realtime.assert_async().await;
+    realtime_get.assert_async().await;
+    for m in [&batch, &get1, &get2] {
+        m.assert_calls_async(2).await;
     }
     unexpected.assert_calls_async(0).await;
 }

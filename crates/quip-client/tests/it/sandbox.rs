@@ -444,3 +444,64 @@ async fn roles_and_last_activity_come_from_the_emulator() {
     }
     quip.shutdown().await;
 }
+
+#[tokio::test]
+async fn skipped_repeated_and_malformed_pages_make_the_read_incomplete() {
+    let clock = SteppedClock::at(HOUR_START);
+
+    // SCIM: one page skipped (the next one served in its place) → 400 distinct of 500.
+    let quip = emulator(500, clock.clone()).await;
+    quip.faults().inject(
+        FaultRule::new(Method::GET, "/2/Users", Fault::SkipPage)
+            .after(1)
+            .times(1),
+    );
+    let c = client(&quip, clock.clone(), fast_backoff());
+    let snapshot = QuipSource::new(c, QuipSourceConfig::new(Listing::Scim).enrich(false))
+        .read(&NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(snapshot.records.len(), 400);
+    assert!(
+        matches!(&snapshot.completeness, Completeness::Incomplete { reason }
+            if reason.contains("read 400 distinct user(s) but the server reported a total of 500")),
+        "{:?}",
+        snapshot.completeness
+    );
+    quip.shutdown().await;
+
+    // Admin: one page served twice → duplicates dropped, count short.
+    let quip = emulator(500, clock.clone()).await;
+    quip.faults().inject(
+        FaultRule::new(Method::POST, "/1/admin/users/list", Fault::RepeatPage)
+            .after(2)
+            .times(1),
+    );
+    let c = client(&quip, clock.clone(), fast_backoff());
+    let snapshot = QuipSource::new(c, QuipSourceConfig::new(Listing::Admin))
+        .read(&NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(snapshot.records.len(), 400);
+    assert!(!snapshot.completeness.is_complete());
+    quip.shutdown().await;
+
+    // A body that does not decode mid-listing: final for that page, read incomplete.
+    let quip = emulator(500, clock.clone()).await;
+    quip.faults().inject(
+        FaultRule::new(Method::GET, "/2/Users", Fault::TruncatedBody)
+            .after(3)
+            .times(1),
+    );
+    let c = client(&quip, clock.clone(), fast_backoff());
+    let snapshot = QuipSource::new(c, QuipSourceConfig::new(Listing::Scim).enrich(false))
+        .read(&NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(snapshot.records.len(), 300);
+    let Completeness::Incomplete { reason } = &snapshot.completeness else {
+        panic!("must be incomplete");
+    };
+    assert!(reason.contains("does not decode"), "{reason}");
+    quip.shutdown().await;
+}
