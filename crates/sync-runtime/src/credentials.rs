@@ -50,15 +50,23 @@ impl LocalStore {
         let passphrase = std::env::var(PASSPHRASE_VAR).ok().filter(|p| !p.is_empty());
         let file = passphrase
             .map(|p| Arc::new(FileProvider::new(file_path.clone(), SecretString::from(p))));
-        let mut chain = Chain::new().with(EnvProvider::new()).with(KeyringProvider::from_default_store());
+        let mut chain = Chain::new()
+            .with(EnvProvider::new())
+            .with(KeyringProvider::from_default_store());
         if let Some(f) = &file {
             chain = chain.with_shared(f.clone());
         }
-        LocalStore { chain, file, file_path }
+        LocalStore {
+            chain,
+            file,
+            file_path,
+        }
     }
 
     fn file(&self) -> Result<&FileProvider, StoreError> {
-        self.file.as_deref().ok_or_else(|| StoreError::NoPassphrase(self.file_path.clone()))
+        self.file
+            .as_deref()
+            .ok_or_else(|| StoreError::NoPassphrase(self.file_path.clone()))
     }
 
     /// The credential called `name`.
@@ -112,9 +120,16 @@ impl LocalStore {
 /// One line describing a stored credential, without its secret.
 pub fn describe(m: &CredentialMetadata) -> String {
     let kind = match &m.kind {
-        KindMetadata::ApiKey { token_name, placement, prefix } => format!(
+        KindMetadata::ApiKey {
+            token_name,
+            placement,
+            prefix,
+        } => format!(
             "api key in {placement} {token_name}{}",
-            prefix.as_deref().map(|p| format!(" (prefix \"{}\")", p.trim_end())).unwrap_or_default()
+            prefix
+                .as_deref()
+                .map(|p| format!(" (prefix \"{}\")", p.trim_end()))
+                .unwrap_or_default()
         ),
         KindMetadata::Basic { user } => format!("basic auth as {user}"),
         KindMetadata::OAuth2 { client_id, .. } => format!("oauth2 client {client_id}"),
@@ -152,7 +167,9 @@ pub async fn resolve(
 ) -> Result<Secret, ConfigError> {
     match reference {
         CredentialRef::Env { env } => match std::env::var(env) {
-            Ok(v) if !v.trim().is_empty() => Ok(Secret::Token(SecretString::from(v.trim().to_owned()))),
+            Ok(v) if !v.trim().is_empty() => {
+                Ok(Secret::Token(SecretString::from(v.trim().to_owned())))
+            }
             Ok(_) => Err(config.error_at(key, format!("environment variable {env} is empty"))),
             Err(_) => Err(config.error_at(key, format!("environment variable {env} is not set"))),
         },
@@ -162,7 +179,13 @@ pub async fn resolve(
                     StoreError::Credential(c) if c.is_not_found() || c.is_unavailable() => format!(
                         "no credential named \"{name}\" (looked in {}): add it with \
                          `quip-oomnitza credentials add {name}`, or set {}",
-                        store.chain.providers().iter().map(|p| p.label()).collect::<Vec<_>>().join(", "),
+                        store
+                            .chain
+                            .providers()
+                            .iter()
+                            .map(|p| p.label())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         EnvProvider::new().var_name(name).unwrap_or_default()
                     ),
                     other => format!("cannot read credential \"{name}\": {other}"),
@@ -171,9 +194,10 @@ pub async fn resolve(
             })?;
             match credential.kind() {
                 CredentialKind::ApiKey(k) => Ok(Secret::Token(k.secret().clone())),
-                CredentialKind::Basic(b) => {
-                    Ok(Secret::Basic { user: b.user().to_owned(), password: b.password().clone() })
-                }
+                CredentialKind::Basic(b) => Ok(Secret::Basic {
+                    user: b.user().to_owned(),
+                    password: b.password().clone(),
+                }),
                 _ => Err(config.error_at(
                     key,
                     format!(

@@ -2,6 +2,7 @@
 //! templates compiled once, errors placed in the file.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use sync_engine::{
     Collection, DeactivatePolicy, FieldExpr, FieldSpec, FilterConfig, KeyMapping, MappingConfig,
@@ -89,7 +90,7 @@ pub fn sync_definition(
     let place = |e: sync_engine::ConfigError| {
         let mut message = e.message.clone();
         if let Some(p) = e.position {
-            message.push_str(&format!(" (template line {}, column {})", p.line, p.col));
+            let _ = write!(message, " (template line {}, column {})", p.line, p.col);
         }
         config.error_at(&e.path, message)
     };

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use sync_engine::{
-    ApplyOptions, ExecuteOptions, PlanOptions, PlannedSync, Progress, SessionReport, Source,
-    SyncDefinition, SyncPlan, Target, pipeline,
+    ApiStats, ApplyOptions, ExecuteOptions, PlanOptions, PlannedSync, Progress, SessionReport,
+    Source, SyncDefinition, SyncPlan, Target, pipeline,
 };
 
 use crate::state::{StateDir, StateError};
@@ -109,6 +109,7 @@ impl Integration {
             sync_time: None,
         };
         let started = chrono::Utc::now();
+        let mark = self.stats_mark();
         let planned = pipeline::plan(
             &self.definition,
             self.source.as_ref(),
@@ -130,6 +131,8 @@ impl Integration {
             }
             Err(e) => (None, self.failed_report(started, &e.to_string(), true)),
         };
+        let mut report = report;
+        self.rebase_stats(&mut report, &mark);
         state.save_session(&report)?;
         Ok((planned, report))
     }
@@ -146,35 +149,33 @@ impl Integration {
         let _lock = state.lock(self.name())?;
         let mut ledger = state.ledger(self.name())?;
         let started = chrono::Utc::now();
-        let planned = match &opts.plan {
-            Some(saved) => {
-                pipeline::verify_plan(
-                    saved.clone(),
-                    &self.definition,
-                    self.source.as_ref(),
-                    self.target.as_ref(),
-                    &ledger,
-                    progress,
-                )
-                .await
-            }
-            None => {
-                let plan_opts = PlanOptions {
-                    approved: opts.allow_deactivations,
-                    sync_time: None,
-                };
-                pipeline::plan(
-                    &self.definition,
-                    self.source.as_ref(),
-                    self.target.as_ref(),
-                    &ledger,
-                    &plan_opts,
-                    progress,
-                )
-                .await
-            }
+        let mark = self.stats_mark();
+        let planned = if let Some(saved) = &opts.plan {
+            pipeline::verify_plan(
+                saved.clone(),
+                &self.definition,
+                self.source.as_ref(),
+                self.target.as_ref(),
+                &ledger,
+                progress,
+            )
+            .await
+        } else {
+            let plan_opts = PlanOptions {
+                approved: opts.allow_deactivations,
+                sync_time: None,
+            };
+            pipeline::plan(
+                &self.definition,
+                self.source.as_ref(),
+                self.target.as_ref(),
+                &ledger,
+                &plan_opts,
+                progress,
+            )
+            .await
         };
-        let report = match planned {
+        let mut report = match planned {
             Ok(planned) => {
                 let exec = ExecuteOptions {
                     apply: ApplyOptions {
@@ -198,8 +199,33 @@ impl Integration {
                 self.failed_report(started, &e.to_string(), false)
             }
         };
+        self.rebase_stats(&mut report, &mark);
         state.save_session(&report)?;
         Ok(report)
+    }
+
+    /// API figures so far, to report one run's share of long-lived clients' counters.
+    fn stats_mark(&self) -> [ApiStats; 2] {
+        [self.source.stats(), self.target.stats()]
+    }
+
+    /// Replaces the report's API figures (cumulative over the clients' lifetime) with this
+    /// run's share since `mark`.
+    fn rebase_stats(&self, report: &mut SessionReport, mark: &[ApiStats; 2]) {
+        for (system, now, before) in [
+            (self.source.system(), self.source.stats(), mark[0]),
+            (self.target.system(), self.target.stats(), mark[1]),
+        ] {
+            report
+                .api_calls
+                .insert(system.to_owned(), now.calls.saturating_sub(before.calls));
+            report.rate_limit_wait_s.insert(
+                system.to_owned(),
+                now.rate_limit_wait
+                    .saturating_sub(before.rate_limit_wait)
+                    .as_secs_f64(),
+            );
+        }
     }
 
     fn failed_report(

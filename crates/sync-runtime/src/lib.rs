@@ -7,6 +7,7 @@
 //! `sync_engine` [`Source`](sync_engine::Source) and [`Target`](sync_engine::Target).
 
 pub mod config;
+pub mod connectors;
 pub mod credentials;
 pub mod definition;
 pub mod integration;

@@ -1,0 +1,228 @@
+//! Command-line arguments (contract: architecture.md §6, docs/cli.md).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps Oomnitza People and SaaS users in step with Quip.
+#[derive(Debug, Parser)]
+#[command(name = "quip-oomnitza", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Where sessions, the deactivation ledger, locks and the credential file live
+    /// (default: the platform data directory).
+    #[arg(
+        long,
+        global = true,
+        env = "QUIP_OOMNITZA_STATE_DIR",
+        value_name = "DIR"
+    )]
+    pub state_dir: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a complete demonstration against the built-in emulators (no tenant needed).
+    Demo(DemoArgs),
+    /// Run the Quip and Oomnitza emulators standalone until interrupted.
+    Sandbox(SandboxArgs),
+    /// Check the configuration, the credentials and the Oomnitza fields the mapping needs.
+    Validate(ConfigArg),
+    /// Dry run: read both sides and show what a sync would change. Changes nothing.
+    Plan(PlanArgs),
+    /// Sync: apply the changes (held deactivations need --allow-deactivations).
+    Run(RunArgs),
+    /// Manage the local credential store.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Past sync sessions kept in the state directory.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+/// `--config FILE`
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file (TOML; see docs/configuration.md).
+    #[arg(short, long, value_name = "FILE", env = "QUIP_OOMNITZA_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of Quip users in the demo company.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(20..=100_000))]
+    pub users: u32,
+    /// Random seed for the generated people.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// `sandbox`
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Number of Quip users.
+    #[arg(long, default_value_t = 500)]
+    pub users: usize,
+    /// Random seed for the generated people.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Port of the Quip emulator (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port_quip: u16,
+    /// Port of the Oomnitza emulator (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port_oomnitza: u16,
+}
+
+/// `plan`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print the session report as JSON on stdout (nothing else).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the plan to FILE, for `run --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print the session report as JSON on stdout (nothing else).
+    #[arg(long)]
+    pub json: bool,
+    /// Apply exactly this saved plan (refused if either side changed since).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Apply deactivations even above the configured thresholds.
+    #[arg(long)]
+    pub allow_deactivations: bool,
+    /// Keep running on the configuration's [schedule] until SIGINT/SIGTERM.
+    #[arg(long, conflicts_with_all = ["plan", "every"])]
+    pub schedule: bool,
+    /// Keep running every DURATION (e.g. 1d, 6h) until SIGINT/SIGTERM.
+    #[arg(long, value_name = "DURATION", conflicts_with = "plan")]
+    pub every: Option<String>,
+    /// With --every: align runs to this time of day (HH:MM, in the schedule's time zone).
+    #[arg(long, value_name = "HH:MM", requires = "every")]
+    pub at: Option<String>,
+}
+
+/// `credentials ...`
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Store a credential (the secret is read from stdin or an environment variable,
+    /// never from the command line).
+    Add(CredentialAddArgs),
+    /// List stored credentials (never shows secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a stored credential.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+    /// Replace a credential's secret (keeps its name, so configurations stay valid), or
+    /// re-encrypt the whole file under a new passphrase with --passphrase.
+    Rotate(CredentialRotateArgs),
+}
+
+/// Kinds of credential the CLI can add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CredentialKindArg {
+    /// Quip API token (sent as `Authorization: Bearer ...`).
+    Quip,
+    /// Oomnitza API token (sent as `Authorization2: ...`).
+    Oomnitza,
+    /// Any API key: give --token-name and optionally --prefix.
+    ApiKey,
+}
+
+/// `credentials add`
+#[derive(Debug, Args)]
+pub struct CredentialAddArgs {
+    /// Name used in the configuration (`credential = "NAME"`).
+    pub name: String,
+    /// What kind of credential.
+    #[arg(long, value_enum, default_value_t = CredentialKindArg::ApiKey)]
+    pub kind: CredentialKindArg,
+    /// Header name for --kind api-key.
+    #[arg(long, default_value = "Authorization")]
+    pub token_name: String,
+    /// Text before the secret for --kind api-key, e.g. "Bearer ".
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Read the secret from this environment variable instead of stdin.
+    #[arg(long, value_name = "VAR")]
+    pub from_env: Option<String>,
+    /// Owner recorded with the credential.
+    #[arg(long, default_value = "local")]
+    pub owner: String,
+}
+
+/// `credentials rotate`
+#[derive(Debug, Args)]
+pub struct CredentialRotateArgs {
+    /// The credential whose secret is replaced.
+    #[arg(required_unless_present = "passphrase")]
+    pub name: Option<String>,
+    /// Read the new secret from this environment variable instead of stdin.
+    #[arg(long, value_name = "VAR")]
+    pub from_env: Option<String>,
+    /// Re-encrypt the credential file under a new passphrase
+    /// (read from QUIP_OOMNITZA_NEW_PASSPHRASE).
+    #[arg(long, conflicts_with = "name")]
+    pub passphrase: bool,
+}
+
+/// `sessions ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List past sessions, newest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Show one session with its per-record errors.
+    Show {
+        /// Session id (a unique prefix is enough).
+        id: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

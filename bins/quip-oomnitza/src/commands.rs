@@ -1,0 +1,370 @@
+//! The subcommands: thin wrappers over `sync-runtime`.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, anyhow, bail};
+use secrecy::SecretString;
+use sync_engine::SessionReport;
+use sync_runtime::credentials::{self, LocalStore};
+use sync_runtime::{Config, Integration, RunOptions, RuntimeError, Schedule, StateDir};
+
+use crate::cli::{
+    Cli, CredentialAddArgs, CredentialKindArg, CredentialRotateArgs, CredentialsCommand, PlanArgs,
+    RunArgs, SandboxArgs, SessionsCommand,
+};
+use crate::exit;
+use crate::progress::Bars;
+
+/// A configuration or usage problem: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// What every command may need.
+pub struct Context {
+    state_dir: Option<PathBuf>,
+    quiet: bool,
+}
+
+impl Context {
+    /// From the global options.
+    pub fn new(cli: &Cli) -> Self {
+        Context {
+            state_dir: cli.state_dir.clone(),
+            quiet: cli.quiet,
+        }
+    }
+
+    /// The state directory (created when needed).
+    pub fn state(&self) -> anyhow::Result<StateDir> {
+        let dir = match &self.state_dir {
+            Some(d) => d.clone(),
+            None => StateDir::default_location()
+                .ok_or_else(|| anyhow!("no home directory: pass --state-dir DIR"))?,
+        };
+        Ok(StateDir::open(&dir)?)
+    }
+
+    /// Progress bars (hidden with --quiet or when stderr is not a terminal).
+    pub fn bars(&self) -> Bars {
+        Bars::new(self.quiet || !std::io::stderr().is_terminal())
+    }
+
+    /// The local credential store for this state directory.
+    pub fn store(&self) -> anyhow::Result<LocalStore> {
+        Ok(LocalStore::open(self.state()?.path()))
+    }
+}
+
+/// Exit code for an error that ended a command.
+pub fn exit_code_for(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.downcast_ref::<UsageError>().is_some()
+            || cause.downcast_ref::<sync_runtime::ConfigError>().is_some()
+        {
+            return exit::USAGE;
+        }
+        if let Some(r) = cause.downcast_ref::<RuntimeError>() {
+            return if r.is_config() {
+                exit::USAGE
+            } else {
+                exit::FAILURE
+            };
+        }
+    }
+    exit::FAILURE
+}
+
+/// Prints to stdout (the command's output).
+#[allow(clippy::print_stdout)]
+fn out(text: &str) {
+    println!("{text}");
+}
+
+async fn load(ctx: &Context, path: &std::path::Path) -> anyhow::Result<(Config, Integration)> {
+    let config = Config::load(path)?;
+    let store = ctx.store()?;
+    let connected = sync_runtime::connectors::build(&config, &store).await?;
+    Ok((config, connected.integration))
+}
+
+fn exit_for(report: &SessionReport) -> u8 {
+    u8::try_from(report.exit_code()).unwrap_or(exit::FAILURE)
+}
+
+fn print_report(report: &SessionReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        out(&serde_json::to_string_pretty(report)?);
+    } else {
+        out(report.render_human().trim_end());
+    }
+    Ok(())
+}
+
+/// `validate`
+pub async fn validate(ctx: &Context, args: &crate::cli::ConfigArg) -> anyhow::Result<u8> {
+    let config = Config::load(&args.config)?;
+    out(&format!(
+        "✓ configuration {} is valid",
+        args.config.display()
+    ));
+    let store = ctx.store()?;
+    let connected = sync_runtime::connectors::build(&config, &store).await?;
+    out("✓ credentials resolved; mappings and filters compiled");
+    let checks = sync_runtime::connectors::check(&config, &connected).await?;
+    for line in checks {
+        out(&format!("✓ {line}"));
+    }
+    out("configuration, credentials and Oomnitza fields are ready");
+    Ok(exit::OK)
+}
+
+/// `plan`
+pub async fn plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<u8> {
+    let (_, integration) = load(ctx, &args.config.config).await?;
+    let state = ctx.state()?;
+    let bars = ctx.bars();
+    let (planned, report) = integration.plan(&state, false, &bars).await?;
+    if let (Some(planned), Some(path)) = (&planned, &args.out) {
+        sync_runtime::write_plan(path, &planned.plan)?;
+        if !args.json {
+            bars.println(&format!(
+                "plan written to {} (apply it with: run --plan {})",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    print_report(&report, args.json)?;
+    Ok(exit_for(&report))
+}
+
+/// `run`
+pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
+    let (config, integration) = load(ctx, &args.config.config).await?;
+    let state = ctx.state()?;
+    let plan = match &args.plan {
+        Some(path) => Some(sync_runtime::read_plan(path)?),
+        None => None,
+    };
+    let opts = RunOptions {
+        plan,
+        allow_deactivations: args.allow_deactivations,
+    };
+    let schedule = if args.schedule {
+        Some(Schedule::from_section(&config.file.schedule).map_err(UsageError)?)
+    } else if let Some(every) = &args.every {
+        let mut section = config.file.schedule.clone();
+        section.every.clone_from(every);
+        section.at.clone_from(&args.at);
+        Some(
+            Schedule::from_section(&section)
+                .map_err(|m| UsageError(format!("--every/--at: {m}")))?,
+        )
+    } else {
+        None
+    };
+    let Some(schedule) = schedule else {
+        let bars = ctx.bars();
+        let report = integration.run(&state, &opts, &bars).await?;
+        print_report(&report, args.json)?;
+        return Ok(exit_for(&report));
+    };
+    tracing::info!(integration = %integration.name(), ?schedule, "running on a schedule");
+    let job = || async {
+        let bars = ctx.bars();
+        match integration.run(&state, &opts, &bars).await {
+            Ok(report) => {
+                tracing::info!(session = %report.id, status = report.status.as_str(), "scheduled run finished");
+                if let Err(e) = print_report(&report, args.json) {
+                    tracing::error!(error = %e, "cannot print the report");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "scheduled run could not start"),
+        }
+    };
+    sync_runtime::schedule::run_loop(schedule, job, sync_runtime::schedule::shutdown_signal())
+        .await;
+    Ok(exit::OK)
+}
+
+/// `sandbox`
+pub async fn sandbox(_ctx: &Context, args: &SandboxArgs) -> anyhow::Result<u8> {
+    let mut config = api_sandbox::SandboxConfig::default();
+    config.data.users = args.users;
+    config.data.seed = args.seed;
+    config.quip.port = args.port_quip;
+    config.oomnitza.port = args.port_oomnitza;
+    let sandbox = api_sandbox::Sandbox::start(config).await?;
+    out(&format!(
+        "Quip emulator:     {}  (token: {}; SCIM at the same URL)\nOomnitza emulator: {}  (token: {})\n\n\
+         Try it with a configuration like:\n\n\
+         [quip]\nbase_url = \"{}\"\nscim_url = \"{}\"\ncredential = {{ env = \"QUIP_TOKEN\" }}\n\n\
+         [oomnitza]\nbase_url = \"{}\"\ncredential = {{ env = \"OOMNITZA_TOKEN\" }}\n\n\
+         and QUIP_TOKEN={} OOMNITZA_TOKEN={} in the environment.\nPress Ctrl-C to stop.",
+        sandbox.quip.base_url(),
+        sandbox.quip.token(),
+        sandbox.oomnitza.base_url(),
+        sandbox.oomnitza.token(),
+        sandbox.quip.base_url(),
+        sandbox.quip.base_url(),
+        sandbox.oomnitza.base_url(),
+        sandbox.quip.token(),
+        sandbox.oomnitza.token(),
+    ));
+    sync_runtime::schedule::shutdown_signal().await;
+    sandbox.shutdown().await;
+    Ok(exit::OK)
+}
+
+fn read_secret(from_env: Option<&str>) -> anyhow::Result<SecretString> {
+    let text = if let Some(var) = from_env {
+        std::env::var(var)
+            .map_err(|_| UsageError(format!("environment variable {var} is not set")))?
+    } else {
+        if std::io::stdin().is_terminal() {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("paste the secret, then press Enter and Ctrl-D:");
+            }
+        }
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the secret from stdin")?;
+        s
+    };
+    let trimmed = text.trim().to_owned();
+    if trimmed.is_empty() {
+        bail!(UsageError("the secret is empty".to_owned()));
+    }
+    Ok(SecretString::from(trimmed))
+}
+
+/// `credentials ...`
+pub async fn credentials(ctx: &Context, cmd: CredentialsCommand) -> anyhow::Result<u8> {
+    let store = ctx.store()?;
+    match cmd {
+        CredentialsCommand::Add(args) => add_credential(&store, &args).await,
+        CredentialsCommand::List { json } => {
+            let list = store.list().await?;
+            if json {
+                out(&serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                out("no stored credentials");
+            } else {
+                for m in &list {
+                    out(&credentials::describe(m));
+                }
+            }
+            Ok(exit::OK)
+        }
+        CredentialsCommand::Remove { name } => {
+            store.remove(&name).await?;
+            out(&format!("removed credential \"{name}\""));
+            Ok(exit::OK)
+        }
+        CredentialsCommand::Rotate(args) => rotate_credential(&store, &args).await,
+    }
+}
+
+async fn add_credential(store: &LocalStore, args: &CredentialAddArgs) -> anyhow::Result<u8> {
+    let secret = read_secret(args.from_env.as_deref())?;
+    let (token_name, prefix) = match args.kind {
+        CredentialKindArg::Quip => ("Authorization".to_owned(), Some("Bearer ".to_owned())),
+        CredentialKindArg::Oomnitza => ("Authorization2".to_owned(), None),
+        CredentialKindArg::ApiKey => (args.token_name.clone(), args.prefix.clone()),
+    };
+    let meta = store
+        .add_api_key(&args.name, &args.owner, &token_name, prefix, secret)
+        .await?;
+    out(&format!("stored {}", credentials::describe(&meta)));
+    Ok(exit::OK)
+}
+
+async fn rotate_credential(store: &LocalStore, args: &CredentialRotateArgs) -> anyhow::Result<u8> {
+    if args.passphrase {
+        let new = std::env::var("QUIP_OOMNITZA_NEW_PASSPHRASE").map_err(|_| {
+            UsageError("set QUIP_OOMNITZA_NEW_PASSPHRASE to the new passphrase".to_owned())
+        })?;
+        store.rotate_passphrase(SecretString::from(new)).await?;
+        out(
+            "credential file re-encrypted under the new passphrase; set QUIP_OOMNITZA_PASSPHRASE to it from now on",
+        );
+        return Ok(exit::OK);
+    }
+    let name = args
+        .name
+        .as_deref()
+        .ok_or_else(|| UsageError("name the credential to rotate".to_owned()))?;
+    let secret = read_secret(args.from_env.as_deref())?;
+    let meta = store.rotate_secret(name, secret).await?;
+    out(&format!("rotated {}", credentials::describe(&meta)));
+    Ok(exit::OK)
+}
+
+/// `sessions ...`
+pub fn sessions(ctx: &Context, cmd: SessionsCommand) -> anyhow::Result<u8> {
+    let state = ctx.state()?;
+    match cmd {
+        SessionsCommand::List { json, limit } => {
+            let sessions: Vec<SessionReport> = state.sessions()?.into_iter().take(limit).collect();
+            if json {
+                out(&serde_json::to_string_pretty(&sessions)?);
+                return Ok(exit::OK);
+            }
+            if sessions.is_empty() {
+                out(&format!("no sessions in {}", state.path().display()));
+                return Ok(exit::OK);
+            }
+            out(&format!(
+                "{:<36}  {:<20}  {:<21}  {:>7} {:>7} {:>7} {:>7} {:>6}  {}",
+                "ID",
+                "STARTED (UTC)",
+                "STATUS",
+                "CREATED",
+                "UPDATED",
+                "DEACT",
+                "REACT",
+                "FAILED",
+                "INTEGRATION"
+            ));
+            for r in &sessions {
+                let status = if r.dry_run {
+                    format!("{} (dry run)", r.status.as_str())
+                } else {
+                    r.status.as_str().to_owned()
+                };
+                out(&format!(
+                    "{:<36}  {:<20}  {:<21}  {:>7} {:>7} {:>7} {:>7} {:>6}  {}",
+                    r.id,
+                    r.started_at.format("%Y-%m-%d %H:%M:%S"),
+                    status,
+                    r.counts.created,
+                    r.counts.updated,
+                    r.counts.deactivated,
+                    r.counts.reactivated,
+                    r.counts.failed,
+                    r.integration
+                ));
+            }
+            Ok(exit::OK)
+        }
+        SessionsCommand::Show { id, json } => {
+            let report = state.session(&id)?;
+            if json {
+                out(&serde_json::to_string_pretty(&report)?);
+            } else {
+                out(report.render_human().trim_end());
+                if !report.errors.is_empty() {
+                    out("\nper-record errors:");
+                    for e in &report.errors {
+                        out(&format!("  {} {}: {}", e.collection, e.key, e.message));
+                    }
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! `quip-oomnitza`: keeps Oomnitza People and SaaS users in step with Quip.
+//!
+//! Thin on purpose: argument parsing, logging, progress bars and output. The work is done
+//! by `sync-runtime` (which the cloud service shares).
+
+mod cli;
+mod commands;
+mod demo;
+mod progress;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, LogFormat};
+
+/// Exit codes (contract: architecture.md §6).
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Failure.
+    pub const FAILURE: u8 = 1;
+    /// Bad usage or configuration.
+    pub const USAGE: u8 = 2;
+    /// Finished with record errors or held deactivations.
+    pub const PARTIAL: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout with exit 0, usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report_error(&anyhow::anyhow!(e).context("cannot start the async runtime"));
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli) -> u8 {
+    let ctx = commands::Context::new(&cli);
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(&ctx, &args).await,
+        Command::Sandbox(args) => commands::sandbox(&ctx, &args).await,
+        Command::Validate(args) => commands::validate(&ctx, &args).await,
+        Command::Plan(args) => commands::plan(&ctx, &args).await,
+        Command::Run(args) => commands::run(&ctx, &args).await,
+        Command::Credentials(cmd) => commands::credentials(&ctx, cmd).await,
+        Command::Sessions(cmd) => commands::sessions(&ctx, cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            report_error(&e);
+            commands::exit_code_for(&e)
+        }
+    }
+}
+
+fn report_error(e: &anyhow::Error) {
+    use std::fmt::Write as _;
+    let mut message = format!("error: {e}");
+    for cause in e.chain().skip(1) {
+        let _ = write!(message, "\n  caused by: {cause}");
+    }
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{message}");
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => {
+            "info,quip_client=debug,oomnitza_client=debug,sync_engine=debug,sync_runtime=debug"
+        }
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(cli.verbose > 0);
+    match cli.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .compact()
+            .init(),
+    }
+}
