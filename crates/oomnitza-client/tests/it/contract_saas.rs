@@ -250,3 +250,60 @@ async fn roles_list_create_assign_and_overwrite() {
     }
     stray.assert_calls_async(0).await;
 }
+
+#[tokio::test]
+async fn get_app_search_seats_and_unassign_roles() {
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v3/saas/4")
+                .header("Authorization2", CANARY);
+            then.status(200)
+                .json_body(json!({"saas_id": 4, "saas_name": "Quip", "category": "Productivity"}));
+        })
+        .await;
+    let search = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v3/saas_users")
+                .query_param("filter", "saas_id eq 4")
+                .query_param("limit", "1000")
+                .query_param("skip", "0");
+            then.status(200)
+                .json_body(json!([{"saas_user_id": 7, "user_id": "u1", "status": "inactive"}]));
+        })
+        .await;
+    let unassign = server
+        .mock_async(|when, then| {
+            when.method(DELETE)
+                .path("/api/v3/saas/4/roles/users")
+                .json_body(json!({"users": ["u1"], "roles": []}));
+            then.status(204);
+        })
+        .await;
+    let stray = unexpected(&server).await;
+
+    let client = mock_client(&server);
+    let app = client.saas().get("4").await.unwrap();
+    assert_eq!(app.saas_id.as_deref(), Some("4"));
+    assert_eq!(app.other["category"], json!("Productivity"));
+    let seats: Vec<_> = futures::TryStreamExt::try_collect(
+        client
+            .saas_users()
+            .search(oomnitza_client::Filter::new().eq("saas_id", 4))
+            .stream(),
+    )
+    .await
+    .unwrap();
+    assert!(!seats[0].is_active());
+    client
+        .roles("4")
+        .unassign(&RoleAssignment::new(vec!["u1".into()], Vec::new()))
+        .await
+        .unwrap();
+    for m in [&get, &search, &unassign] {
+        m.assert_calls_async(1).await;
+    }
+    stray.assert_calls_async(0).await;
+}
