@@ -54,7 +54,7 @@ async fn canary_token_never_leaks_from_failures() {
     let clock = ManualClock::new();
     let cfg = config(&server.url)
         .scim_token(SecretString::from(SCIM_CANARY))
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(1))
         .retry(
             RetryPolicy::default()
                 .max_attempts(2)

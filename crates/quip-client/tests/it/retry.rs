@@ -274,7 +274,7 @@ async fn token_refresh_is_not_repeated_after_a_server_error() {
 async fn timeout_is_transient_and_retried() {
     let server = ScriptedServer::start(vec![Reply::hang(), Reply::json(200, USER)]).await;
     let clock = ManualClock::new();
-    let cfg = config(&server.url).timeout(Duration::from_millis(300));
+    let cfg = config(&server.url).timeout(Duration::from_secs(1));
     let c = QuipClient::with_clock(cfg, clock.clone()).unwrap();
     c.users().current().await.unwrap();
     assert_eq!(clock.sleeps().len(), 1);

@@ -317,7 +317,7 @@ async fn recovers_from_a_timeout() {
             .times(1),
     );
     let cfg = client_config(&quip)
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(2))
         .retry(fast_backoff());
     let c = QuipClient::with_clock(cfg, Arc::new(Scaled(clock))).unwrap();
     let source = QuipSource::new(c, QuipSourceConfig::new(Listing::Scim));
