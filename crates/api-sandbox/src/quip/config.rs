@@ -173,7 +173,10 @@ mod tests {
         assert_eq!(config.events_page_size, 500);
         let json = serde_json::to_value(&config).expect("serializes");
         assert_eq!(json["throttle_style"], "status_429");
-        assert!(json.get("clock").is_none(), "the clock is not configuration");
+        assert!(
+            json.get("clock").is_none(),
+            "the clock is not configuration"
+        );
         let back: QuipConfig = serde_json::from_value(json).expect("round trip");
         assert_eq!(back.limits, config.limits);
     }
