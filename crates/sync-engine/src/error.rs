@@ -194,11 +194,20 @@ impl Error {
         *self.kind
     }
 
-    /// True for configuration errors (the CLI exits 2 for these).
+    /// True for configuration errors (the CLI exits 2 for these): invalid mappings or
+    /// filters, a source reporting a configuration problem, or a target collection that
+    /// cannot hold what the mapping writes.
     pub fn is_config(&self) -> bool {
         matches!(
             *self.kind,
             ErrorKind::Config(_)
+                | ErrorKind::Source {
+                    source: ConnectorError {
+                        kind: crate::connector::ErrorKind::Config,
+                        ..
+                    },
+                    ..
+                }
                 | ErrorKind::Target {
                     source: ConnectorError {
                         kind: crate::connector::ErrorKind::Config,

@@ -319,6 +319,15 @@ async fn fatal_errors_give_a_failed_report() {
     );
     assert_eq!(out.report.api_calls.get("quip"), Some(&1));
 
+    source.set_error(Some((
+        sync_engine::ErrorKind::Config,
+        "listing = \"scim\" needs scim_url".into(),
+    )));
+    let err = pipeline::plan(&def, &source, &target, &NoLedger, &plan_opts(), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(err.is_config());
+
     source.set_error(None);
     target.set_validate_error(Some((
         sync_engine::ErrorKind::Config,
