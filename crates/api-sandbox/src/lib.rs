@@ -17,9 +17,21 @@
 //!
 //! # Fidelity
 //!
-//! See the module docs of [`quip`] and [`oomnitza`]: each lists which behaviours are
-//! confirmed by vendor documentation and which are this project's assumptions (shared with
-//! the clients and documented in `docs/api-notes.md`).
+//! Each emulator's module docs ([`quip`], [`oomnitza`]) have the full table, route by
+//! route. In short:
+//!
+//! | Behaviour | Status |
+//! |---|---|
+//! | Quip: Bearer auth, form-encoded POSTs, `/1/users/current`, single and bulk (≤1,000, keyed, error strings) user lookups | confirmed (Quip docs, official clients) |
+//! | Quip: rate limits 50/min + 750/h (Automation), 100/min + 1,500/h (Admin), 600/min per company and for SCIM; `X-Ratelimit-*`, `X-Company-*`, `X-Scim-*` headers; 503 "Over Rate Limit" | confirmed (Quip docs, quip-api #44) |
+//! | Quip: 429 with `X-Ratelimit-Reset: 0` as an alternative throttle style | assumption (reported) |
+//! | Quip: SCIM `/2/Users` lists all users, `id` = Quip id | confirmed; paging caps, filters and resource shape are assumptions (RFC 7644) |
+//! | Quip: Admin `users/list` paging shape, admin-roles endpoint, event field names, error bodies of 401/404 | assumptions (shared notes §11) |
+//! | Oomnitza: `Authorization2` raw token or Basic, REST v3 paths, bare-array lists with `limit`/`skip`/`sortby`/`filter`, SaaS, seats, roles, bulk portions and run logs | confirmed (Oomnitza OpenAPI, help centre, connector code) |
+//! | Oomnitza: default limit 100 capped at 1,000; error bodies; 409 on unique fields; `suspended` as the inactive flag; `last_visit` set through seat assignment; filter quoting | assumptions (shared notes §13) |
+//!
+//! Every assumption is shared with the clients and listed in `docs/api-notes.md`, so a live
+//! tenant that proves one wrong is fixed in one place on each side.
 //!
 //! # Shared machinery
 //!
