@@ -74,11 +74,12 @@ impl Progress for Bars {
     fn on_event(&self, event: ProgressEvent) {
         match event {
             ProgressEvent::Started { stage, total } => {
-                let bar = self.bar(stage, total);
-                if let Some(n) = total {
-                    bar.set_style(counted_style());
-                    bar.set_length(n);
-                }
+                // A new run of a stage gets a fresh bar; the last one stays on screen, finished.
+                self.bars
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&stage);
+                self.bar(stage, total);
             }
             ProgressEvent::Total { stage, total } => {
                 let bar = self.bar(stage, Some(total));
