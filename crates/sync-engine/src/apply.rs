@@ -125,6 +125,21 @@ pub struct ApplyResult {
 }
 
 impl ApplyResult {
+    /// The result of applying nothing to `collection`.
+    pub fn empty(collection: Collection) -> Self {
+        ApplyResult {
+            collection,
+            changes: Vec::new(),
+            created: 0,
+            updated: 0,
+            deactivated: 0,
+            reactivated: 0,
+            failed: 0,
+            deactivated_records: Vec::new(),
+            reactivated_records: Vec::new(),
+        }
+    }
+
     /// The failed changes with their messages.
     pub fn failures(&self) -> impl Iterator<Item = (&CompactString, &str)> {
         self.changes.iter().filter_map(|c| match &c.result {
@@ -263,17 +278,7 @@ pub async fn apply_plan(
     done.sort_unstable_by_key(|(n, _)| *n);
     progress.on_event(ProgressEvent::Finished { stage });
 
-    let mut result = ApplyResult {
-        collection,
-        changes: Vec::new(),
-        created: 0,
-        updated: 0,
-        deactivated: 0,
-        reactivated: 0,
-        failed: 0,
-        deactivated_records: Vec::new(),
-        reactivated_records: Vec::new(),
-    };
+    let mut result = ApplyResult::empty(collection);
     result.changes = done.into_iter().flat_map(|(_, c)| c).collect();
     for c in &result.changes {
         if !c.is_done() {

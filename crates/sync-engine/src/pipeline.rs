@@ -397,7 +397,7 @@ pub async fn execute(
         let mut wrote = false;
         for c in &plan.collections {
             if !c.has_changes(allow) {
-                report.add_applied(c, &empty_result(c.spec.collection), allow);
+                report.add_applied(c, &ApplyResult::empty(c.spec.collection), allow);
                 continue;
             }
             wrote = true;
@@ -416,20 +416,6 @@ pub async fn execute(
     report.add_api_stats(target.system(), &target.stats());
     report.finish(planned.degraded());
     SyncOutcome { report, applied }
-}
-
-fn empty_result(collection: Collection) -> ApplyResult {
-    ApplyResult {
-        collection,
-        changes: Vec::new(),
-        created: 0,
-        updated: 0,
-        deactivated: 0,
-        reactivated: 0,
-        failed: 0,
-        deactivated_records: Vec::new(),
-        reactivated_records: Vec::new(),
-    }
 }
 
 /// Plans and executes in one go. Never fails: a fatal error gives a `failed` report.
