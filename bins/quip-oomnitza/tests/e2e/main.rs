@@ -1,0 +1,14 @@
+//! End-to-end tests of the `quip-oomnitza` binary (issue 7 acceptance): each test starts
+//! the Quip and Oomnitza emulators in this process, writes a configuration into a
+//! temporary directory and runs the real binary against them, then checks its exit code,
+//! its output and the emulators' state.
+
+mod credentials;
+mod demo;
+mod failures;
+mod messages;
+mod preferences;
+mod secrets;
+mod sessions;
+mod support;
+mod sync;
