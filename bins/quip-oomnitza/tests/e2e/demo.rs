@@ -73,3 +73,17 @@ async fn demo_tells_the_whole_story_and_exits_zero() {
     assert!(held.contains("exit code would be 3"), "{held}");
     assert!(out.stderr.trim().is_empty(), "no warnings: {}", out.stderr);
 }
+
+#[test]
+fn readme_first_command_is_the_demo() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .expect("the project README");
+    let first_block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a shell block in the README");
+    assert_eq!(first_block.trim(), "cargo run -p quip-oomnitza -- demo");
+}

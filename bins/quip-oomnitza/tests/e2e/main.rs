@@ -12,3 +12,4 @@ mod secrets;
 mod sessions;
 mod support;
 mod sync;
+mod usage;

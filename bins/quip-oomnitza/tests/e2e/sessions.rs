@@ -236,3 +236,43 @@ async fn stale_plan_is_refused() {
     );
     assert_eq!(h.oomnitza_writes(), writes, "nothing applied");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_of_the_same_integration_is_refused() {
+    let h = Harness::start(20, 24).await;
+    let config = h.saas_config();
+    // Another process holds the integration's run lock.
+    let locks = h.state_dir().join("locks");
+    std::fs::create_dir_all(&locks).expect("locks directory");
+    let lock = std::fs::File::create(locks.join("e2e-users.lock")).expect("lock file");
+    lock.try_lock().expect("take the lock");
+    for command in ["run", "plan"] {
+        let out = h
+            .cli([command, "--json", "--config"])
+            .arg(&config)
+            .run()
+            .await;
+        out.expect_code(1);
+        assert_eq!(out.stdout, "", "no report: the run never started");
+        assert!(
+            out.stderr
+                .contains("another run of integration \"E2E users\" is in progress"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(h.sandbox.quip.counters().total(), 0, "nothing read");
+    assert_eq!(
+        h.sandbox.oomnitza.counters().total(),
+        0,
+        "nothing read or written"
+    );
+    // Released: the next run goes ahead.
+    drop(lock);
+    let out = h
+        .cli(["run", "--json", "--config"])
+        .arg(&config)
+        .run()
+        .await;
+    out.expect_code(0);
+}

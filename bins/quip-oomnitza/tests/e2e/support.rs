@@ -9,7 +9,7 @@ use std::time::Duration;
 use api_sandbox::{Person, QuipLimits, Sandbox, SandboxConfig};
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_quip-oomnitza");
@@ -242,8 +242,7 @@ impl Cli {
         self
     }
 
-    /// Runs the binary to completion; the emulators keep serving meanwhile.
-    pub async fn run(self) -> Output {
+    fn command(&self) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.args(&self.args)
             .stdin(if self.stdin.is_some() {
@@ -254,14 +253,22 @@ impl Cli {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for key in inherited_vars_to_drop().into_iter().chain(self.removed) {
+        for key in inherited_vars_to_drop()
+            .into_iter()
+            .chain(self.removed.clone())
+        {
             cmd.env_remove(key);
         }
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("the binary starts");
-        if let Some(text) = self.stdin {
+        cmd
+    }
+
+    /// Runs the binary to completion; the emulators keep serving meanwhile.
+    pub async fn run(self) -> Output {
+        let mut child = self.command().spawn().expect("the binary starts");
+        if let Some(text) = &self.stdin {
             let mut stdin = child.stdin.take().expect("piped stdin");
             stdin.write_all(text.as_bytes()).await.expect("write stdin");
             drop(stdin);
@@ -274,6 +281,86 @@ impl Cli {
             code: out.status.code().expect("exited, not killed by a signal"),
             stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
             stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// Starts the binary and leaves it running (for long-running commands).
+    pub fn spawn(self) -> Running {
+        assert!(self.stdin.is_none(), "stdin is for `run`");
+        let mut child = self.command().spawn().expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        Running {
+            child,
+            stdout: BufReader::new(stdout).lines(),
+            stderr: tokio::spawn(async move {
+                let mut text = String::new();
+                let mut stderr = stderr;
+                stderr
+                    .read_to_string(&mut text)
+                    .await
+                    .expect("stderr is UTF-8");
+                text
+            }),
+            seen: String::new(),
+        }
+    }
+}
+
+/// A binary still running, its stdout read line by line.
+pub struct Running {
+    child: tokio::process::Child,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    stderr: tokio::task::JoinHandle<String>,
+    seen: String,
+}
+
+impl Running {
+    /// Reads stdout until a line equal to `line` (returns everything read so far).
+    pub async fn read_until_line(&mut self, line: &str) -> &str {
+        let read = async {
+            while let Some(l) = self.stdout.next_line().await.expect("read stdout") {
+                self.seen.push_str(&l);
+                self.seen.push('\n');
+                if l == line {
+                    return true;
+                }
+            }
+            false
+        };
+        let found = tokio::time::timeout(HANG_GUARD, read)
+            .await
+            .unwrap_or_else(|_| panic!("no line {line:?} in time; stdout so far:\n{}", self.seen));
+        assert!(found, "stdout closed before {line:?}:\n{}", self.seen);
+        &self.seen
+    }
+
+    /// Sends a signal (`TERM`, `INT`) with the system's `kill`.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("still running");
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// Waits for the exit; everything it printed.
+    pub async fn finish(mut self) -> Output {
+        let status = tokio::time::timeout(HANG_GUARD, async {
+            while let Some(l) = self.stdout.next_line().await.expect("read stdout") {
+                self.seen.push_str(&l);
+                self.seen.push('\n');
+            }
+            self.child.wait().await.expect("wait")
+        })
+        .await
+        .unwrap_or_else(|_| panic!("did not exit; stdout:\n{}", self.seen));
+        Output {
+            code: status.code().expect("exited, not killed by a signal"),
+            stdout: self.seen,
+            stderr: self.stderr.await.expect("stderr reader"),
         }
     }
 }

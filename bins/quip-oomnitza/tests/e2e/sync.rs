@@ -66,6 +66,58 @@ fn assert_in_step(h: &Harness, people: &[Person]) {
     assert!(admins > 0, "some seats carry an admin role");
 }
 
+/// The session report JSON contract (architecture.md §6): every key, with its type.
+fn assert_report_contract(report: &Value) {
+    let keys = [
+        "id",
+        "status",
+        "started_at",
+        "finished_at",
+        "counts",
+        "held_deactivations",
+        "saas_counts",
+        "errors",
+        "api_calls",
+        "rate_limit_wait_s",
+        "fatal",
+    ];
+    for key in keys {
+        assert!(report.get(key).is_some(), "report has {key}: {report:#}");
+    }
+    for key in ["id", "status", "started_at", "finished_at"] {
+        assert!(report[key].is_string(), "{key} is a string");
+    }
+    for section in ["counts", "saas_counts"] {
+        let object = report[section].as_object().expect("counts object");
+        let names: BTreeSet<&str> = object.keys().map(String::as_str).collect();
+        let want: BTreeSet<&str> = [
+            "created",
+            "updated",
+            "deactivated",
+            "reactivated",
+            "unchanged",
+            "skipped",
+            "failed",
+        ]
+        .into();
+        assert_eq!(names, want, "{section}");
+        assert!(object.values().all(Value::is_u64), "{section}");
+    }
+    for section in ["api_calls", "rate_limit_wait_s"] {
+        let object = report[section].as_object().expect("per-system object");
+        let names: Vec<&str> = object.keys().map(String::as_str).collect();
+        assert_eq!(names, ["oomnitza", "quip"], "{section}");
+        assert!(object.values().all(Value::is_number), "{section}");
+    }
+    assert!(report["errors"].is_array() && report["held_deactivations"].is_array());
+    let started = report["started_at"].as_str().expect("started_at");
+    let finished = report["finished_at"].as_str().expect("finished_at");
+    let started = chrono::DateTime::parse_from_rfc3339(started).expect("RFC 3339");
+    let finished = chrono::DateTime::parse_from_rfc3339(finished).expect("RFC 3339");
+    assert_eq!(started.offset().local_minus_utc(), 0, "UTC");
+    assert!(started <= finished, "{started} {finished}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sync_of_2000_users_then_unchanged_resync() {
     let h = Harness::start(2_000, 2_024).await;
@@ -95,6 +147,7 @@ async fn first_sync_of_2000_users_then_unchanged_resync() {
         .await;
     out.expect_code(0);
     let report = out.json();
+    assert_report_contract(&report);
     assert_eq!(report["status"], "succeeded");
     assert_eq!(report["dry_run"], false);
     assert_eq!(report["mode"], "users_and_saas");
@@ -317,4 +370,48 @@ async fn leavers_are_deactivated_returners_reactivated_and_mass_removal_is_held(
         inactive, vanished_keys,
         "exactly the vanished users' seats are inactive"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minimal_configuration_runs_with_defaults() {
+    let mut config = crate::support::sandbox_config(40, 9);
+    config.data.robot_share = 0.1;
+    let h = Harness::start_with(config).await;
+    let quip = h.sandbox.quip.base_url();
+    let config = h.write(
+        "minimal.toml",
+        &format!(
+            "[quip]\nbase_url = \"{quip}\"\nscim_url = \"{quip}\"\ncredential = {{ env = \"E2E_QUIP_TOKEN\" }}\n\n\
+             [oomnitza]\nbase_url = \"{}\"\ncredential = {{ env = \"E2E_OOMNITZA_TOKEN\" }}\n",
+            h.sandbox.oomnitza.base_url()
+        ),
+    );
+    let out = h
+        .cli(["run", "--json", "--config"])
+        .arg(&config)
+        .run()
+        .await;
+    out.expect_code(0);
+    let report = out.json();
+    assert_eq!(report["integration"], "Quip users", "default name");
+    assert_eq!(report["mode"], "users", "default mode");
+    assert_eq!(report["saas_counts"], Value::Null);
+    let people = h.quip_people();
+    let active = active_humans(&people);
+    assert_eq!(count(&report, "counts", "created"), active.len() as u64);
+    // Default mapping: username and email from the primary email, names from Quip.
+    for p in &active {
+        let person = h.person_by_quip_id(&p.quip_id);
+        assert_eq!(person["username"], p.email());
+        assert_eq!(person["email"], p.email());
+        assert_eq!(person["full_name"], p.name.as_str());
+        assert_eq!(person["first_name"], p.first_name.as_str());
+        assert_eq!(person["last_name"], p.last_name.as_str());
+    }
+    // Robots are excluded by default.
+    assert!(
+        people.iter().any(|p| p.is_robot && !p.disabled),
+        "the data set has an active robot"
+    );
+    assert_eq!(h.oomnitza_people().len(), active.len(), "no robot created");
 }
