@@ -18,7 +18,7 @@ fn settings() -> insta::Settings {
     s
 }
 
-/// A configuration with the emulators' URLs around `middle`, for error cases.
+/// Writes an error-case configuration as `NAME.toml`.
 fn bad_config(h: &Harness, name: &str, text: &str) -> std::path::PathBuf {
     h.write(&format!("{name}.toml"), text)
 }
