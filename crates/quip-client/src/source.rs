@@ -337,6 +337,16 @@ impl Gaps {
     }
 }
 
+/// Where this run's roles come from.
+enum RoleLookup {
+    /// The admin-role endpoint answered: role per user id.
+    Endpoint(HashMap<String, String>),
+    /// The endpoint is off or unavailable here: the configured admins.
+    Configured,
+    /// The endpoint failed: roles are unknown this run.
+    Unknown,
+}
+
 /// The fields [`QuipSource`] offers (also the keys of [`SourceRecord::fields`]).
 pub fn quip_fields() -> Vec<FieldSpec> {
     vec![
@@ -494,7 +504,11 @@ impl QuipSource {
         Ok((rows, total))
     }
 
-    async fn enrich(&self, rows: &mut [Row], gaps: &mut Gaps) -> Result<(), QuipError> {
+    /// Fills `disabled`, `is_robot`, `created_usec` and emails from bulk lookups. Returns, per
+    /// row, whether its details are known (false when its lookup batch failed or was
+    /// skipped: such a row could be a robot or a disabled account, so it must not be used).
+    async fn enrich(&self, rows: &mut [Row], gaps: &mut Gaps) -> Result<Vec<bool>, QuipError> {
+        let mut verified = vec![true; rows.len()];
         let wanted: Vec<usize> = match self.config.listing {
             Listing::Scim => (0..rows.len()).collect(),
             Listing::Admin => (0..rows.len())
@@ -505,6 +519,9 @@ impl QuipSource {
         for (batch_no, chunk) in wanted.chunks(BULK_LIMIT).enumerate() {
             if gaps.gave_up {
                 gaps.add(format!("enrichment batch {} skipped", batch_no + 1));
+                for &i in chunk {
+                    verified[i] = false;
+                }
                 continue;
             }
             let ids: Vec<&str> = chunk.iter().map(|&i| rows[i].id.as_str()).collect();
@@ -518,14 +535,19 @@ impl QuipSource {
                     }
                 }
                 Err(e) if e.is_auth() => return Err(e),
-                Err(e) => gaps.failed(
-                    &format!(
-                        "enrichment batch {} of {} users failed",
-                        batch_no + 1,
-                        chunk.len()
-                    ),
-                    &e,
-                ),
+                Err(e) => {
+                    gaps.failed(
+                        &format!(
+                            "enrichment batch {} of {} users failed",
+                            batch_no + 1,
+                            chunk.len()
+                        ),
+                        &e,
+                    );
+                    for &i in chunk {
+                        verified[i] = false;
+                    }
+                }
             }
         }
         if unknown > 0 {
@@ -533,34 +555,34 @@ impl QuipSource {
             // still counts, the missing fields stay empty.
             tracing::warn!(unknown, "bulk lookup did not know some listed users");
         }
-        Ok(())
+        Ok(verified)
     }
 
-    /// Role per user id (from the endpoint), or `None` to use the configured admins.
-    async fn endpoint_roles(
-        &self,
-        company_id: &str,
-        gaps: &mut Gaps,
-    ) -> Option<HashMap<String, String>> {
-        if !self.config.roles.admin_role_endpoint || gaps.gave_up {
-            if self.config.roles.admin_role_endpoint {
-                gaps.add("admin roles skipped");
-            }
-            return None;
+    /// Where roles come from this run.
+    async fn endpoint_roles(&self, company_id: &str, gaps: &mut Gaps) -> RoleLookup {
+        if !self.config.roles.admin_role_endpoint {
+            return RoleLookup::Configured;
+        }
+        if gaps.gave_up {
+            gaps.add("admin roles skipped (roles are left as they are)");
+            return RoleLookup::Unknown;
         }
         match self.client.admin().admin_roles(company_id).await {
-            Ok(roles) => Some(roles.by_user()),
+            Ok(roles) => RoleLookup::Endpoint(roles.by_user()),
             // 404: the endpoint does not exist here; 403: the token is not an admin's.
             Err(e)
                 if matches!(e.kind(), ErrorKind::NotAvailable { .. })
                     || e.status() == Some(403) =>
             {
                 tracing::info!(error = %e, "admin-role endpoint not available; using configured admins");
-                None
+                RoleLookup::Configured
             }
             Err(e) => {
-                gaps.failed("admin roles could not be read (configured admins used)", &e);
-                None
+                gaps.failed(
+                    "admin roles could not be read (roles are left as they are)",
+                    &e,
+                );
+                RoleLookup::Unknown
             }
         }
     }
@@ -598,20 +620,32 @@ impl QuipSource {
         &self,
         row: Row,
         company_id: &str,
-        endpoint_roles: Option<&HashMap<String, String>>,
+        endpoint_roles: &RoleLookup,
         admins: &HashSet<String>,
         logins: &HashMap<String, DateTime<Utc>>,
     ) -> SourceRecord {
         let emails: Vec<String> = row.emails.iter().map(|e| e.trim().to_lowercase()).collect();
         let email = emails.first().cloned();
         let roles = &self.config.roles;
-        let role = match endpoint_roles {
-            Some(map) => map.get(&row.id).cloned(),
-            None => (admins.contains(&row.id.to_lowercase())
-                || emails.iter().any(|e| admins.contains(e)))
-            .then(|| roles.admin_role.clone()),
-        }
-        .unwrap_or_else(|| roles.default_role.clone());
+        // Unknown (the endpoint failed): no role at all, rather than a wrong guess; an
+        // incomplete read never clears the role a seat already has.
+        let role: Option<String> = match endpoint_roles {
+            RoleLookup::Endpoint(map) => Some(
+                map.get(&row.id)
+                    .cloned()
+                    .unwrap_or_else(|| roles.default_role.clone()),
+            ),
+            RoleLookup::Configured => Some(
+                if admins.contains(&row.id.to_lowercase())
+                    || emails.iter().any(|e| admins.contains(e))
+                {
+                    roles.admin_role.clone()
+                } else {
+                    roles.default_role.clone()
+                },
+            ),
+            RoleLookup::Unknown => None,
+        };
         let last_activity = logins.get(&row.id).copied();
         let disabled = row.disabled.unwrap_or(false);
         let fields = Fields::new()
@@ -624,7 +658,7 @@ impl QuipSource {
             .with("disabled", row.disabled)
             .with("is_robot", row.is_robot)
             .with("created_at", row.created_at)
-            .with("role", role.as_str())
+            .with("role", role.as_deref())
             .with(
                 "last_activity",
                 last_activity.map_or(Value::Null, Value::Timestamp),
@@ -637,7 +671,7 @@ impl QuipSource {
             key: CompactString::from(row.id),
             fields,
             active: !disabled,
-            roles: vec![CompactString::from(role)],
+            roles: role.map(CompactString::from).into_iter().collect(),
             last_activity,
         }
     }
@@ -678,7 +712,17 @@ impl QuipSource {
             ));
         }
         if self.config.enrich {
-            self.enrich(&mut rows, &mut gaps).await?;
+            let verified = self.enrich(&mut rows, &mut gaps).await?;
+            let before = rows.len();
+            let mut flags = verified.into_iter();
+            rows.retain(|_| flags.next().unwrap_or(true));
+            let left_out = before - rows.len();
+            if left_out > 0 {
+                gaps.add(format!(
+                    "{left_out} listed user(s) left out of this run: whether they are disabled \
+                     or robots could not be read"
+                ));
+            }
         }
         let endpoint_roles = self.endpoint_roles(&company_id, &mut gaps).await;
         let admins: HashSet<String> = self
@@ -691,7 +735,7 @@ impl QuipSource {
         let logins = self.last_logins(&company_id, &mut gaps).await;
         let records = rows
             .into_iter()
-            .map(|row| self.record(row, &company_id, endpoint_roles.as_ref(), &admins, &logins))
+            .map(|row| self.record(row, &company_id, &endpoint_roles, &admins, &logins))
             .collect::<Vec<_>>();
         progress.on_event(ProgressEvent::Finished {
             stage: Stage::ReadSource,

@@ -697,9 +697,10 @@ fn decide(
 ) -> Action {
     let id = || Some(t.id.clone());
     let create_only = ctx.preference == Preference::CreateOnly;
+    let never_clear = !ctx.source.0.is_complete();
     match (active, t.active) {
         (true, true) => {
-            let changes = diff(fields, &t.fields, ci);
+            let changes = diff(fields, &t.fields, ci, never_clear);
             if changes.is_empty() {
                 Action::Unchanged { id: t.id.clone() }
             } else if create_only {
@@ -729,7 +730,7 @@ fn decide(
             } else if t.deactivated_by_sync && adopted_by.is_none() {
                 Action::Reactivate {
                     id: t.id.clone(),
-                    changes: diff(fields, &t.fields, ci),
+                    changes: diff(fields, &t.fields, ci, never_clear),
                 }
             } else {
                 skipped(
@@ -760,7 +761,14 @@ fn decide(
 }
 
 /// The fields of `desired` whose values differ in `actual` (only fields the mapping writes).
-fn diff(desired: &Fields, actual: &Fields, ci: &HashSet<&str>) -> Vec<FieldChange> {
+/// The field-level difference. With `never_clear` (the source read was incomplete, so an
+/// empty value may only mean "not read"), a field is never changed to empty.
+fn diff(
+    desired: &Fields,
+    actual: &Fields,
+    ci: &HashSet<&str>,
+    never_clear: bool,
+) -> Vec<FieldChange> {
     const NULL: Value = Value::Null;
     let mut changes = Vec::new();
     let mut it = actual.iter().peekable();
@@ -775,6 +783,9 @@ fn diff(desired: &Fields, actual: &Fields, ci: &HashSet<&str>) -> Vec<FieldChang
             }
         };
         let case_insensitive = !ci.is_empty() && ci.contains(name.as_ref());
+        if never_clear && values_equal(new, &NULL, false) {
+            continue;
+        }
         if !values_equal(new, old, case_insensitive) {
             changes.push(FieldChange {
                 field: name.clone(),
@@ -913,8 +924,33 @@ mod tests {
             .with("c", "y")
             .with("e", "e");
         let ci: HashSet<&str> = ["e"].into_iter().collect();
-        let changes = diff(&desired, &actual, &ci);
+        let changes = diff(&desired, &actual, &ci, false);
         assert_eq!(changes.len(), 1);
         assert_eq!(&*changes[0].field, "c");
+    }
+
+    #[test]
+    fn incomplete_reads_never_clear_a_field() {
+        let desired = Fields::new()
+            .with("role", Value::Null)
+            .with("name", "New")
+            .with("seen", "");
+        let actual = Fields::new()
+            .with("name", "Old")
+            .with("role", "Admin")
+            .with("seen", 5);
+        let ci = HashSet::new();
+        let cleared: Vec<_> = diff(&desired, &actual, &ci, false)
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
+        assert_eq!(cleared.len(), 3, "a complete read may clear fields");
+        let kept = diff(&desired, &actual, &ci, true);
+        assert_eq!(
+            kept.len(),
+            1,
+            "an incomplete read only sets non-empty values: {kept:?}"
+        );
+        assert_eq!(&*kept[0].field, "name");
     }
 }

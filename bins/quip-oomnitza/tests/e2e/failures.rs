@@ -163,10 +163,7 @@ async fn wrong_quip_token_fails_with_401_without_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_failing_midway_deactivates_nobody_and_changes_nothing() {
-    // No robots: with an incomplete read the robot flag is unknown (see the report).
-    let mut config = crate::support::sandbox_config(250, 3);
-    config.data.robot_share = 0.0;
-    let h = Harness::start_with(config).await;
+    let h = Harness::start_with(crate::support::sandbox_config(250, 3)).await;
     let config = h.saas_config();
     h.cli(["run", "--json", "--config"])
         .arg(&config)
@@ -184,6 +181,7 @@ async fn listing_failing_midway_deactivates_nobody_and_changes_nothing() {
     for id in &leavers {
         assert!(quip.remove_person(id));
     }
+    let writes_before = h.oomnitza_writes();
     h.sandbox
         .quip
         .faults()
@@ -210,10 +208,61 @@ async fn listing_failing_midway_deactivates_nobody_and_changes_nothing() {
     assert_eq!(report["counts"]["deactivated"], 0);
     assert_eq!(report["saas_counts"]["deactivated"], 0);
     assert_eq!(report["counts"]["created"], 0);
+    // Roles and last activity that could not be read are not "updated" to nothing.
+    assert_eq!(report["saas_counts"]["updated"], 0, "{report:#}");
+    assert_eq!(report["counts"]["updated"], 0, "{report:#}");
+    assert_eq!(h.oomnitza_writes(), writes_before, "nothing was written");
     // Nobody deactivated, no role or last activity lost.
     assert_eq!(h.oomnitza_people(), people);
     assert_eq!(h.quip_seats(), seats);
     for id in &leavers {
         assert_eq!(h.person_by_quip_id(id)["suspended"], false);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_first_read_never_creates_robots() {
+    // Robots are excluded by the default filter; when the listing breaks, the robot flag of
+    // the users read so far is unknown, so none of them may be created.
+    let mut config = crate::support::sandbox_config(250, 3);
+    config.data.robot_share = 0.2;
+    let h = Harness::start_with(config).await;
+    let robots: Vec<String> = h
+        .quip_people()
+        .iter()
+        .filter(|p| p.is_robot)
+        .map(|p| p.quip_id.clone())
+        .collect();
+    assert!(!robots.is_empty());
+    h.sandbox
+        .quip
+        .faults()
+        .inject(FaultRule::new(http::Method::GET, "/2/Users", server_error()).after(1));
+    let out = h
+        .cli(["run", "--json", "--config"])
+        .arg(h.saas_config())
+        .run()
+        .await;
+    out.expect_code(3);
+    for id in &robots {
+        assert!(
+            h.sandbox
+                .oomnitza
+                .state()
+                .find_people("quip_user_id", &serde_json::json!(id))
+                .map_or(true, |found| found.is_empty()),
+            "robot {id} was created from an incomplete read"
+        );
+    }
+    // Once Quip answers again, a complete run deactivates nobody.
+    h.sandbox.quip.faults().clear();
+    let out = h
+        .cli(["run", "--json", "--config"])
+        .arg(h.saas_config())
+        .run()
+        .await;
+    out.expect_code(0);
+    let report = out.json();
+    assert_eq!(report["counts"]["deactivated"], 0, "{report:#}");
+    assert_eq!(report["saas_counts"]["deactivated"], 0, "{report:#}");
 }

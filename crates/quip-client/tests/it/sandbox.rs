@@ -358,10 +358,12 @@ async fn exhausted_wait_cap_stops_with_a_clear_error_and_an_incomplete_read() {
         QuipSourceConfig::new(Listing::Scim).roles(RoleSource::default().endpoint(true)),
     );
     let snapshot = source.read(&NoProgress).await.unwrap();
+    // The two pages read are not enriched (the cap was reached first): whether those users
+    // are disabled or robots is unknown, so none of them is used this run.
     assert_eq!(
         snapshot.records.len(),
-        200,
-        "the pages read before are kept"
+        0,
+        "users whose details could not be read are left out"
     );
     let Completeness::Incomplete { reason } = &snapshot.completeness else {
         panic!("the read must be incomplete");
@@ -374,6 +376,10 @@ async fn exhausted_wait_cap_stops_with_a_clear_error_and_an_incomplete_read() {
     assert!(reason.contains("wait cap of 200s"), "{reason}");
     assert!(reason.contains("enrichment batch 1 skipped"), "{reason}");
     assert!(reason.contains("admin roles skipped"), "{reason}");
+    assert!(
+        reason.contains("200 listed user(s) left out of this run"),
+        "{reason}"
+    );
     assert_eq!(clock.sleeps(), [Duration::from_secs(61); 3]);
     // No call after giving up: current user, 2 pages, 4 throttled attempts.
     assert_eq!(source.stats().calls, 1 + 2 + 4);
