@@ -72,6 +72,16 @@ pub fn exit_code_for(e: &anyhow::Error) -> u8 {
                 exit::FAILURE
             };
         }
+        if let Some(sync_runtime::StateError::NoSuchSession(_)) =
+            cause.downcast_ref::<sync_runtime::StateError>()
+        {
+            return exit::USAGE;
+        }
+        if let Some(sync_runtime::credentials::StoreError::Exists(_)) =
+            cause.downcast_ref::<sync_runtime::credentials::StoreError>()
+        {
+            return exit::USAGE;
+        }
     }
     exit::FAILURE
 }
@@ -105,12 +115,12 @@ fn print_report(report: &SessionReport, json: bool) -> anyhow::Result<()> {
 /// `validate`
 pub async fn validate(ctx: &Context, args: &crate::cli::ConfigArg) -> anyhow::Result<u8> {
     let config = Config::load(&args.config)?;
+    let store = ctx.store()?;
+    let connected = sync_runtime::connectors::build(&config, &store).await?;
     out(&format!(
         "✓ configuration {} is valid",
         args.config.display()
     ));
-    let store = ctx.store()?;
-    let connected = sync_runtime::connectors::build(&config, &store).await?;
     out("✓ credentials resolved; mappings and filters compiled");
     let checks = sync_runtime::connectors::check(&config, &connected).await?;
     for line in checks {

@@ -80,7 +80,11 @@ fn report_error(e: &anyhow::Error) {
     use std::fmt::Write as _;
     let mut message = format!("error: {e}");
     for cause in e.chain().skip(1) {
-        let _ = write!(message, "\n  caused by: {cause}");
+        // Wrapping errors often repeat their cause's text: say each thing once.
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            let _ = write!(message, "\n  caused by: {text}");
+        }
     }
     #[allow(clippy::print_stderr)]
     {

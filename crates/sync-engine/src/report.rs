@@ -220,7 +220,10 @@ impl SessionReport {
 
     fn add_plan_details(&mut self, plan: &CollectionPlan, allow_held: bool) {
         if !allow_held {
+            let start = self.held_deactivations.len();
             self.held_deactivations.extend(plan.held());
+            // Stable order for people and scripts, whatever order the target listed them in.
+            self.held_deactivations[start..].sort_by(|a, b| a.key.cmp(&b.key));
         }
         let collection = plan.spec.collection;
         for e in &plan.entries {

@@ -30,6 +30,12 @@ pub enum StoreError {
          tokens in environment variables and use credential = {{ env = \"VAR\" }})"
     )]
     NoPassphrase(PathBuf),
+    /// `add` of a name that is already stored.
+    #[error(
+        "a credential named \"{0}\" is already stored: change its secret with \
+         `quip-oomnitza credentials rotate {0}`, or remove it first"
+    )]
+    Exists(String),
     /// A provider failed.
     #[error(transparent)]
     Credential(#[from] CredentialError),
@@ -91,6 +97,11 @@ impl LocalStore {
         let kind = CredentialKind::api_key(token_name, Placement::Header, prefix, secret)?;
         let credential = Credential::new(name, owner, kind)?;
         let file = self.file()?;
+        match file.get(name).await {
+            Ok(_) => return Err(StoreError::Exists(name.to_owned())),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
         file.put(&credential).await?;
         Ok(file.get(name).await?.metadata())
     }
@@ -176,6 +187,17 @@ pub async fn resolve(
         CredentialRef::Store(name) => {
             let credential = store.get(name).await.map_err(|e| {
                 let hint = match &e {
+                    StoreError::Credential(c)
+                        if (c.is_not_found() || c.is_unavailable())
+                            && store.file.is_none()
+                            && store.file_path.exists() =>
+                    {
+                        format!(
+                            "no credential named \"{name}\" in the environment or keyring, and the \
+                             credential file {} is locked: set {PASSPHRASE_VAR} to its passphrase",
+                            store.file_path.display()
+                        )
+                    }
                     StoreError::Credential(c) if c.is_not_found() || c.is_unavailable() => format!(
                         "no credential named \"{name}\" (looked in {}): add it with \
                          `quip-oomnitza credentials add {name}`, or set {}",

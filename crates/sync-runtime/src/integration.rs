@@ -21,7 +21,7 @@ pub enum RuntimeError {
     /// Local state could not be read or written, or another run holds the lock.
     #[error(transparent)]
     State(#[from] StateError),
-    /// A plan file could not be read or written.
+    /// A plan file could not be read or written (a usage problem: exit code 2).
     #[error("plan file {path}: {message}")]
     PlanFile {
         /// Which file.
@@ -41,10 +41,10 @@ impl RuntimeError {
     /// True for configuration and usage problems (exit code 2).
     pub fn is_config(&self) -> bool {
         match self {
-            RuntimeError::Config(_) => true,
+            RuntimeError::Config(_) | RuntimeError::PlanFile { .. } => true,
             RuntimeError::Engine(e) => e.is_config(),
             RuntimeError::Connector(e) => e.kind == sync_engine::ErrorKind::Config,
-            _ => false,
+            RuntimeError::State(_) => false,
         }
     }
 }
