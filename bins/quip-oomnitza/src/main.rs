@@ -57,6 +57,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> u8 {
+    if matches!(
+        cli.command,
+        Command::Validate(_) | Command::Plan(_) | Command::Run(_) | Command::Credentials(_)
+    ) {
+        install_keyring().await;
+    }
     let ctx = commands::Context::new(&cli);
     let result = match cli.command {
         Command::Demo(args) => demo::run(&ctx, &args).await,
@@ -75,6 +81,26 @@ async fn run(cli: Cli) -> u8 {
         }
     }
 }
+
+/// Makes the OS keyring the credential chain's keyring store, when this machine has one.
+#[cfg(target_os = "linux")]
+async fn install_keyring() {
+    // Without a session bus (servers, containers, CI) there is no Secret Service to ask.
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        tracing::debug!("no D-Bus session: the OS keyring is unavailable");
+        return;
+    }
+    let store = tokio::task::spawn_blocking(zbus_secret_service_keyring_store::Store::new).await;
+    match store {
+        Ok(Ok(store)) => keyring_core::set_default_store(store),
+        Ok(Err(e)) => tracing::debug!(error = %e, "the OS keyring is unavailable"),
+        Err(e) => tracing::debug!(error = %e, "the OS keyring check did not finish"),
+    }
+}
+
+/// No OS keyring store is wired in on this platform yet.
+#[cfg(not(target_os = "linux"))]
+async fn install_keyring() {}
 
 fn report_error(e: &anyhow::Error) {
     use std::fmt::Write as _;
