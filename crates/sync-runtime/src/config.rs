@@ -264,6 +264,8 @@ pub struct OomnitzaSection {
     pub connector_name: String,
     /// Per-request timeout, e.g. `30s`.
     pub timeout: String,
+    /// Cap on the time one request spends waiting between retries (429, 5xx, timeouts).
+    pub max_wait: String,
 }
 
 impl Default for OomnitzaSection {
@@ -279,6 +281,7 @@ impl Default for OomnitzaSection {
             activate_value: toml::Value::Boolean(false),
             connector_name: "quip-oomnitza".to_owned(),
             timeout: "30s".to_owned(),
+            max_wait: "2m".to_owned(),
         }
     }
 }
@@ -482,6 +485,7 @@ impl Config {
             ));
         }
         parse_duration(&f.oomnitza.timeout).map_err(|m| self.error_at("oomnitza.timeout", m))?;
+        parse_duration(&f.oomnitza.max_wait).map_err(|m| self.error_at("oomnitza.max_wait", m))?;
         if f.oomnitza.concurrency == 0 {
             return Err(self.error_at("oomnitza.concurrency", "must be at least 1"));
         }

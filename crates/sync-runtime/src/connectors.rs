@@ -142,7 +142,14 @@ pub fn build_with_secrets(config: &Config, secrets: Secrets) -> Result<Connected
     let oom_config = oomnitza_client::ClientConfig::new(base, auth)
         .map_err(|e| config.error_at("oomnitza.base_url", e.to_string()))?
         .with_timeout(duration(config, "oomnitza.timeout", &f.oomnitza.timeout)?)
-        .with_concurrency(f.oomnitza.concurrency);
+        .with_concurrency(f.oomnitza.concurrency)
+        .with_retry(
+            oomnitza_client::RetryPolicy::default().with_max_total_wait(duration(
+                config,
+                "oomnitza.max_wait",
+                &f.oomnitza.max_wait,
+            )?),
+        );
     let oomnitza = OomnitzaClient::new(oom_config)
         .map_err(|e| config.error_at("oomnitza.base_url", e.to_string()))?;
     let users_key = f
