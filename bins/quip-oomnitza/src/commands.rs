@@ -92,11 +92,17 @@ fn out(text: &str) {
     println!("{text}");
 }
 
-async fn load(ctx: &Context, path: &std::path::Path) -> anyhow::Result<(Config, Integration)> {
+/// Loads the configuration (first, so its errors come before anything else), opens the
+/// state directory once, and builds the integration with that directory's credentials.
+async fn load(
+    ctx: &Context,
+    path: &std::path::Path,
+) -> anyhow::Result<(Config, StateDir, Integration)> {
     let config = Config::load(path)?;
-    let store = ctx.store()?;
+    let state = ctx.state()?;
+    let store = LocalStore::open(state.path());
     let connected = sync_runtime::connectors::build(&config, &store).await?;
-    Ok((config, connected.integration))
+    Ok((config, state, connected.integration))
 }
 
 fn exit_for(report: &SessionReport) -> u8 {
@@ -132,8 +138,7 @@ pub async fn validate(ctx: &Context, args: &crate::cli::ConfigArg) -> anyhow::Re
 
 /// `plan`
 pub async fn plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<u8> {
-    let (_, integration) = load(ctx, &args.config.config).await?;
-    let state = ctx.state()?;
+    let (_, state, integration) = load(ctx, &args.config.config).await?;
     let bars = ctx.bars();
     let (planned, report) = integration.plan(&state, false, &bars).await?;
     if let (Some(planned), Some(path)) = (&planned, &args.out) {
@@ -152,8 +157,7 @@ pub async fn plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<u8> {
 
 /// `run`
 pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
-    let (config, integration) = load(ctx, &args.config.config).await?;
-    let state = ctx.state()?;
+    let (config, state, integration) = load(ctx, &args.config.config).await?;
     let plan = match &args.plan {
         Some(path) => Some(sync_runtime::read_plan(path)?),
         None => None,

@@ -29,9 +29,6 @@ pub enum RuntimeError {
         /// What is wrong.
         message: String,
     },
-    /// A connector failed before a session started (e.g. during `validate`).
-    #[error(transparent)]
-    Engine(#[from] sync_engine::Error),
     /// A connector check failed.
     #[error(transparent)]
     Connector(#[from] sync_engine::ConnectorError),
@@ -42,7 +39,6 @@ impl RuntimeError {
     pub fn is_config(&self) -> bool {
         match self {
             RuntimeError::Config(_) | RuntimeError::PlanFile { .. } => true,
-            RuntimeError::Engine(e) => e.is_config(),
             RuntimeError::Connector(e) => e.kind == sync_engine::ErrorKind::Config,
             RuntimeError::State(_) => false,
         }
@@ -119,7 +115,7 @@ impl Integration {
             progress,
         )
         .await;
-        let (planned, report) = match planned {
+        let (planned, mut report) = match planned {
             Ok(planned) => {
                 let exec = ExecuteOptions {
                     apply: self.apply,
@@ -131,7 +127,6 @@ impl Integration {
             }
             Err(e) => (None, self.failed_report(started, &e.to_string(), true)),
         };
-        let mut report = report;
         self.rebase_stats(&mut report, &mark);
         state.save_session(&report)?;
         Ok((planned, report))
