@@ -7,14 +7,13 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
-use futures::stream::BoxStream;
 use http::Method;
 use serde_json::json;
 
+use crate::api::list::List;
 use crate::error::Error;
 use crate::models::{BulkUpload, PortionDetails, PortionInfo, RunLog, UsersMeta};
-use crate::transport::{Idempotency, Request, Transport, items, pages};
+use crate::transport::{Idempotency, Request, Transport};
 
 /// The bulk API id of a People field.
 ///
@@ -75,11 +74,7 @@ impl BulkHandler {
 
     /// `GET /api/v3/connector_run_logs/{connector}`: the connector's run logs, paged.
     pub fn run_logs(&self, connector: &str) -> ListRunLogs {
-        ListRunLogs {
-            t: Arc::clone(&self.t),
-            connector: connector.to_owned(),
-            page_size: self.t.page_size(),
-        }
+        List::new(&self.t, &["api", "v3", "connector_run_logs", connector])
     }
 
     /// `GET /api/v3/connector_run_logs/connectors/{ident}`: details of one portion.
@@ -97,29 +92,4 @@ impl BulkHandler {
 }
 
 /// A run-log listing; see [`BulkHandler::run_logs`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct ListRunLogs {
-    t: Arc<Transport>,
-    connector: String,
-    page_size: u32,
-}
-
-impl ListRunLogs {
-    /// Records per page (clamped to `1..=1000`).
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = n.clamp(1, crate::config::MAX_PAGE_SIZE);
-        self
-    }
-
-    /// The pages.
-    pub fn pages(self) -> BoxStream<'static, Result<Vec<RunLog>, Error>> {
-        let req = Request::get(&["api", "v3", "connector_run_logs", self.connector.as_str()]);
-        pages(self.t, req, self.page_size)
-    }
-
-    /// The run logs, one by one.
-    pub fn stream(self) -> BoxStream<'static, Result<RunLog, Error>> {
-        items(self.pages()).boxed()
-    }
-}
+pub type ListRunLogs = List<RunLog>;

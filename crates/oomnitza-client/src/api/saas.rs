@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use http::Method;
 
+use crate::api::list::List;
 use crate::error::{Error, ErrorKind};
 use crate::filter::Filter;
 use crate::models::{NewSaasApp, SaasApp, SaasCreated};
-use crate::transport::{Request, Transport, items, pages};
+use crate::transport::{Request, Transport};
 
 /// SaaS applications (`/api/v3/saas`).
 #[derive(Debug, Clone)]
@@ -24,11 +24,7 @@ impl SaasHandler {
 
     /// A listing of applications, paged with `limit`/`skip`.
     pub fn list(&self) -> ListSaas {
-        ListSaas {
-            t: Arc::clone(&self.t),
-            filter: Filter::new(),
-            page_size: self.t.page_size(),
-        }
+        List::new(&self.t, &["api", "v3", "saas"])
     }
 
     /// `GET /api/v3/saas/{ident}`.
@@ -104,40 +100,4 @@ impl SaasHandler {
 }
 
 /// An application listing; see [`SaasHandler::list`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct ListSaas {
-    t: Arc<Transport>,
-    filter: Filter,
-    page_size: u32,
-}
-
-impl ListSaas {
-    /// Only applications matching `filter`.
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
-    }
-
-    /// Records per page (clamped to `1..=1000`).
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = n.clamp(1, crate::config::MAX_PAGE_SIZE);
-        self
-    }
-
-    /// The pages.
-    pub fn pages(self) -> BoxStream<'static, Result<Vec<SaasApp>, Error>> {
-        let mut req = Request::get(&["api", "v3", "saas"]);
-        match self.filter.expression() {
-            Ok(expr) if expr.is_empty() => {}
-            Ok(expr) => req = req.query("filter", expr),
-            Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
-        }
-        pages(self.t, req, self.page_size)
-    }
-
-    /// The applications, one by one.
-    pub fn stream(self) -> BoxStream<'static, Result<SaasApp, Error>> {
-        items(self.pages())
-    }
-}
+pub type ListSaas = List<SaasApp>;

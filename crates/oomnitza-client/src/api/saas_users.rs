@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
-use futures::stream::BoxStream;
 use http::Method;
 use serde_json::json;
 
+use crate::api::list::List;
 use crate::error::{Error, ErrorKind};
 use crate::filter::Filter;
 use crate::models::{AssignResult, ExternalIdResult, ItemResult, SaasUser, SeatAssignment};
-use crate::transport::{Idempotency, Request, Transport, items, pages};
+use crate::transport::{Idempotency, Request, Transport};
 
 /// SaaS users (seats).
 #[derive(Debug, Clone)]
@@ -25,28 +24,12 @@ impl SaasUsersHandler {
 
     /// The seats of application `saas_id` (`GET /api/v3/saas/{id}/users`), paged.
     pub fn list(&self, saas_id: &str) -> ListSaasUsers {
-        ListSaasUsers {
-            t: Arc::clone(&self.t),
-            segments: vec![
-                "api".into(),
-                "v3".into(),
-                "saas".into(),
-                saas_id.into(),
-                "users".into(),
-            ],
-            filter: Filter::new(),
-            page_size: self.t.page_size(),
-        }
+        List::new(&self.t, &["api", "v3", "saas", saas_id, "users"])
     }
 
     /// Seats across applications (`GET /api/v3/saas_users`), e.g. filtered on `saas_id`.
     pub fn search(&self, filter: Filter) -> ListSaasUsers {
-        ListSaasUsers {
-            t: Arc::clone(&self.t),
-            segments: vec!["api".into(), "v3".into(), "saas_users".into()],
-            filter,
-            page_size: self.t.page_size(),
-        }
+        List::new(&self.t, &["api", "v3", "saas_users"]).filter(filter)
     }
 
     /// `POST /api/v3/saas/{id}/users`: assigns (or refreshes, or with `assign: false`
@@ -108,42 +91,5 @@ impl SaasUsersHandler {
     }
 }
 
-/// A seat listing; see [`SaasUsersHandler::list`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct ListSaasUsers {
-    t: Arc<Transport>,
-    segments: Vec<String>,
-    filter: Filter,
-    page_size: u32,
-}
-
-impl ListSaasUsers {
-    /// Only seats matching `filter`.
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
-    }
-
-    /// Records per page (clamped to `1..=1000`).
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = n.clamp(1, crate::config::MAX_PAGE_SIZE);
-        self
-    }
-
-    /// The pages.
-    pub fn pages(self) -> BoxStream<'static, Result<Vec<SaasUser>, Error>> {
-        let mut req = Request::get(&self.segments);
-        match self.filter.expression() {
-            Ok(expr) if expr.is_empty() => {}
-            Ok(expr) => req = req.query("filter", expr),
-            Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
-        }
-        pages(self.t, req, self.page_size)
-    }
-
-    /// The seats, one by one.
-    pub fn stream(self) -> BoxStream<'static, Result<SaasUser, Error>> {
-        items(self.pages())
-    }
-}
+/// A seat listing; see [`SaasUsersHandler::list`] and [`SaasUsersHandler::search`].
+pub type ListSaasUsers = List<SaasUser>;

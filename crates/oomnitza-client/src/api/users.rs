@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use http::Method;
 use serde::Serialize;
 
+use crate::api::list::List;
 use crate::error::{Error, ErrorKind};
 use crate::filter::{Filter, is_valid_field_name};
 use crate::models::{User, UsersMeta};
-use crate::transport::{Idempotency, Request, Transport, items, pages};
+use crate::transport::{Idempotency, Request, Transport};
 
 /// Options of a write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,12 +43,7 @@ impl UsersHandler {
 
     /// A listing (all people unless filtered), paged with `limit`/`skip`.
     pub fn list(&self) -> ListUsers {
-        ListUsers {
-            t: Arc::clone(&self.t),
-            filter: Filter::new(),
-            sort_by: None,
-            page_size: self.t.page_size(),
-        }
+        List::new(&self.t, &["api", "v3", "users"])
     }
 
     /// People whose `field` equals `value` (first page only: meant for unique fields).
@@ -162,68 +157,4 @@ impl UsersHandler {
 }
 
 /// A People listing; see [`UsersHandler::list`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct ListUsers {
-    t: Arc<Transport>,
-    filter: Filter,
-    sort_by: Option<String>,
-    page_size: u32,
-}
-
-impl ListUsers {
-    /// Only people matching `filter`.
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
-    }
-
-    /// Sorted by `field`, ascending or descending.
-    pub fn sort_by(mut self, field: &str, ascending: bool) -> Self {
-        let dir = if ascending { "asc" } else { "desc" };
-        self.sort_by = Some(format!("{field} {dir}"));
-        self
-    }
-
-    /// Records per page (clamped to `1..=1000`).
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = n.clamp(1, crate::config::MAX_PAGE_SIZE);
-        self
-    }
-
-    fn request(&self) -> Result<Request, Error> {
-        let mut req = Request::get(&["api", "v3", "users"]);
-        let expr = self.filter.expression()?;
-        if !expr.is_empty() {
-            req = req.query("filter", expr);
-        }
-        if let Some(s) = &self.sort_by {
-            let field = s.split(' ').next().unwrap_or_default();
-            if !is_valid_field_name(field) {
-                return Err(Error::new(ErrorKind::InvalidInput(format!(
-                    "cannot sort by {field:?}"
-                ))));
-            }
-            req = req.query("sortby", s.clone());
-        }
-        Ok(req)
-    }
-
-    /// The pages, one request each; ends after a short or empty page.
-    pub fn pages(self) -> BoxStream<'static, Result<Vec<User>, Error>> {
-        match self.request() {
-            Ok(req) => pages(self.t, req, self.page_size),
-            Err(e) => futures::stream::once(async { Err(e) }).boxed(),
-        }
-    }
-
-    /// The people, one by one.
-    pub fn stream(self) -> BoxStream<'static, Result<User, Error>> {
-        items(self.pages())
-    }
-
-    /// Every person, collected.
-    pub async fn collect(self) -> Result<Vec<User>, Error> {
-        self.stream().try_collect().await
-    }
-}
+pub type ListUsers = List<User>;
