@@ -24,6 +24,19 @@ pub enum ErrorKind {
         /// The parsed `{"errors": …}` body (or the raw text when it was not JSON).
         errors: ApiErrors,
     },
+    /// Oomnitza answered with a redirect, which is never followed: the token and the request
+    /// body would go to wherever it points.
+    #[error(
+        "Oomnitza answered {status} redirecting to {location}; redirects are not followed, so \
+         no token or data was sent there (check the base URL: use the address the redirect \
+         names only if you trust it)"
+    )]
+    Redirect {
+        /// The HTTP status (301, 302, 303, 307, 308).
+        status: StatusCode,
+        /// Where the redirect pointed (without query or user-info).
+        location: String,
+    },
     /// The request timed out (after any retries).
     #[error("the request timed out")]
     Timeout(#[source] reqwest::Error),
@@ -285,9 +298,10 @@ impl Error {
             },
             ErrorKind::Timeout(_) | ErrorKind::Network(_) => EngineErrorKind::Transient,
             ErrorKind::Decode { .. } => EngineErrorKind::Decode,
-            ErrorKind::InvalidFilter(_) | ErrorKind::InvalidInput(_) | ErrorKind::Client(_) => {
-                EngineErrorKind::Config
-            }
+            ErrorKind::InvalidFilter(_)
+            | ErrorKind::InvalidInput(_)
+            | ErrorKind::Client(_)
+            | ErrorKind::Redirect { .. } => EngineErrorKind::Config,
             ErrorKind::Item { .. } => EngineErrorKind::Api,
         }
     }

@@ -142,6 +142,10 @@ impl Transport {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(config.user_agent.clone())
+            // Never follow a redirect: reqwest strips `Authorization` on a cross-host hop but
+            // not `Authorization2`, so a redirecting base URL would receive the token (and a
+            // 307 on a write would resend people's data there). A 3xx is an error instead.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::new(ErrorKind::Client(e)))?;
         Ok(Transport {
@@ -258,6 +262,12 @@ impl Transport {
                     tracing::debug!(method = %req.method, path = %path, status = status.as_u16(), attempt, "oomnitza request");
                     return Ok(body);
                 }
+                Ok((status, headers, _)) if status.is_redirection() => {
+                    let location = location(&headers, &url);
+                    tracing::warn!(method = %req.method, path = %path, status = status.as_u16(), location = %location, "Oomnitza answered with a redirect; not following it");
+                    return Err(Error::new(ErrorKind::Redirect { status, location })
+                        .with_request(req.method.clone(), &path, attempt));
+                }
                 Ok((status, headers, body)) => {
                     let errors = ApiErrors::parse(&body).scrub(self.secret().expose_secret());
                     let throttled = status == StatusCode::TOO_MANY_REQUESTS;
@@ -325,6 +335,25 @@ impl Transport {
     /// Sends `req` and ignores the response body.
     pub(crate) async fn execute(&self, req: &Request) -> Result<(), Error> {
         self.send(req).await.map(drop)
+    }
+}
+
+/// The `Location` of a redirect for messages: scheme, host, port and path only (a query
+/// or user-info part could carry someone's secret).
+fn location(headers: &HeaderMap, request_url: &Url) -> String {
+    let Some(raw) = headers.get(http::header::LOCATION) else {
+        return "(no Location header)".to_owned();
+    };
+    let raw = String::from_utf8_lossy(raw.as_bytes());
+    match request_url.join(&raw) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => "(an unreadable Location header)".to_owned(),
     }
 }
 

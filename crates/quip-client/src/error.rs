@@ -33,6 +33,20 @@ pub enum ErrorKind {
         /// Quip's error body (`error`, `error_code`, `error_description`).
         body: ApiErrorBody,
     },
+    /// Quip answered with a redirect, which is never followed: the token and any form body
+    /// would go to wherever it points.
+    #[error(
+        "Quip {endpoint} answered HTTP {status} redirecting to {location}; redirects are not \
+         followed, so no token or data was sent there (check the configured URL)"
+    )]
+    Redirect {
+        /// The request.
+        endpoint: Endpoint,
+        /// HTTP status (301, 302, 303, 307, 308).
+        status: u16,
+        /// Where the redirect pointed, shown without user-info or secret query values.
+        location: String,
+    },
     /// An endpoint this project only assumes exists answered 404.
     #[error("Quip {endpoint} is not available on this site (HTTP 404)")]
     NotAvailable {
@@ -118,6 +132,7 @@ impl QuipError {
             ErrorKind::Api { status, .. } => Some(*status),
             ErrorKind::NotAvailable { .. } => Some(404),
             ErrorKind::Transient { status, .. } => *status,
+            ErrorKind::Redirect { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -151,7 +166,7 @@ impl QuipError {
             ErrorKind::Throttled { .. } => EngineKind::Throttled,
             ErrorKind::Transient { .. } => EngineKind::Transient,
             ErrorKind::Decode { .. } => EngineKind::Decode,
-            ErrorKind::Config { .. } => EngineKind::Config,
+            ErrorKind::Config { .. } | ErrorKind::Redirect { .. } => EngineKind::Config,
         }
     }
 }

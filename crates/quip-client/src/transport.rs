@@ -412,6 +412,16 @@ impl Transport {
                 });
             }
 
+            if (300..400).contains(&status) {
+                let location = redirect_location(&headers, req.url.expose());
+                tracing::warn!(endpoint = %endpoint, status, location = %location, "Quip answered with a redirect; not following it");
+                return Err(QuipError::new(ErrorKind::Redirect {
+                    endpoint,
+                    status,
+                    location,
+                }));
+            }
+
             let secrets = self.secrets();
             let secrets: Vec<&str> = secrets.iter().map(ExposeSecret::expose_secret).collect();
             let error_body = ApiErrorBody::parse(&body, &secrets);
@@ -493,6 +503,18 @@ impl Transport {
         self.auth_header(Auth::Api)?;
         self.auth_header(Auth::Scim)?;
         Ok(())
+    }
+}
+
+/// The `Location` of a redirect, resolved against the request URL and shown redacted.
+fn redirect_location(headers: &HeaderMap, request_url: &url::Url) -> String {
+    let Some(raw) = headers.get(http::header::LOCATION) else {
+        return "(no Location header)".to_owned();
+    };
+    let raw = String::from_utf8_lossy(raw.as_bytes());
+    match request_url.join(&raw) {
+        Ok(url) => RedactedUrl::new(url).to_string(),
+        Err(_) => "(an unreadable Location header)".to_owned(),
     }
 }
 

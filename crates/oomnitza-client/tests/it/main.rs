@@ -7,6 +7,7 @@ mod contract_bulk;
 mod contract_saas;
 mod contract_users;
 mod retries;
+mod redirects;
 mod sandbox_faults;
 mod sandbox_saas;
 mod sandbox_strategies;

@@ -6,6 +6,7 @@
 mod canary;
 mod common;
 mod contract;
+mod redirects;
 mod retry;
 mod sandbox;
 mod source;
