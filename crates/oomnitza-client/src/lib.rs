@@ -73,7 +73,7 @@ pub use error::{ApiErrors, Error, ErrorKind, RequestContext};
 pub use filter::{Filter, FilterOp, FilterValue};
 pub use models::{
     AssignResult, BulkUpload, FieldMeta, ItemResult, NewSaasApp, PortionDetails, PortionInfo,
-    RoleAssignment, RoleUserResult, RunLog, SaasApp, SaasRole, SaasUser, SeatAssignment, User,
-    UsersMeta,
+    RoleAssignment, RoleOverwrite, RoleRef, RoleUserResult, RunLog, SaasApp, SaasRole, SaasUser,
+    SeatAssignment, User, UsersMeta,
 };
 pub use target::{BulkRunSummary, OomnitzaTarget, PeopleDeactivation, TargetConfig, WriteStrategy};

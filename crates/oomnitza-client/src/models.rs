@@ -293,21 +293,41 @@ pub struct SaasApp {
 }
 
 /// The body of `POST /api/v3/saas`.
+///
+/// The OpenAPI document's `SaaS` schema requires `saas_name`, `linked`, `link_key`,
+/// `source` and `ignored` (all typed as strings) besides fields the server manages (`hash`,
+/// the change and creation dates and actors), which a client does not send. This project
+/// sends `linked: "false"` (not linked to the Software Catalog; an admin links it in the
+/// UI), `ignored: "false"` (the application counts), `link_key`: the lower-cased name, and
+/// `source`: the integration that created it (see `docs/api-notes.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NewSaasApp {
     /// The application's name.
     pub saas_name: String,
+    /// Whether the application is linked to the Software Catalog (`"true"`/`"false"`).
+    pub linked: String,
+    /// The key the application is linked by.
+    pub link_key: String,
+    /// What created the application.
+    pub source: String,
+    /// Whether the application is ignored (`"true"`/`"false"`).
+    pub ignored: String,
     /// Further fields (`category`, `url`, ...).
     #[serde(flatten)]
     pub other: Map<String, Json>,
 }
 
 impl NewSaasApp {
-    /// An application called `name`.
-    pub fn named(name: impl Into<String>) -> Self {
+    /// An unlinked, counted application called `name`, created by `source`.
+    pub fn new(name: impl Into<String>, source: impl Into<String>) -> Self {
+        let saas_name = name.into();
         NewSaasApp {
-            saas_name: name.into(),
+            link_key: saas_name.to_lowercase(),
+            saas_name,
+            linked: "false".to_owned(),
+            source: source.into(),
+            ignored: "false".to_owned(),
             other: Map::new(),
         }
     }
@@ -550,20 +570,75 @@ pub struct RoleUserResult {
     pub error: Option<String>,
 }
 
-/// The body of the role assignment endpoints (`/api/v3/saas/{id}/roles/users`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The body of `POST /api/v3/saas/{id}/roles/users` (the OpenAPI document's "Users SaaS
+/// Roles List Object"): both `users` and `roles` are arrays of strings, the people's
+/// `user_id`s and the roles' `role_id`s. Adds the roles; a batch of people per request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RoleAssignment {
     /// The people's `user_id`s.
     pub users: Vec<String>,
-    /// The roles, by `role_id`, `role_external_id` or `role_external_label`.
-    pub roles: Vec<SaasRole>,
+    /// The roles' `role_id`s (Oomnitza's ids, as strings).
+    pub roles: Vec<String>,
 }
 
 impl RoleAssignment {
-    /// Gives `users` the `roles`.
-    pub fn new(users: Vec<String>, roles: Vec<SaasRole>) -> Self {
+    /// Gives `users` the roles with ids `roles`.
+    pub fn new(users: Vec<String>, roles: Vec<String>) -> Self {
         RoleAssignment { users, roles }
+    }
+}
+
+/// The body of `PATCH /api/v3/saas/{id}/roles/users` (the OpenAPI document's "Users SaaS
+/// Role Update List Object"): **one** person's `user_id` as a string, and the complete
+/// list of that person's roles in the application, each with its `role_external_id`
+/// (required) and label. Replaces the person's roles; an empty list clears them; a role
+/// the application does not have yet is created by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RoleOverwrite {
+    /// The person's `user_id`.
+    pub users: String,
+    /// The person's roles after the call.
+    pub roles: Vec<RoleRef>,
+}
+
+impl RoleOverwrite {
+    /// Sets the roles of person `user` to `roles`.
+    pub fn new(user: impl Into<String>, roles: Vec<RoleRef>) -> Self {
+        RoleOverwrite {
+            users: user.into(),
+            roles,
+        }
+    }
+}
+
+/// One role in a [`RoleOverwrite`] ("Users SaaS Role Update List Object roles inner").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RoleRef {
+    /// The role's id in the SaaS application (required by the document).
+    pub role_external_id: String,
+    /// The role's name, e.g. `Admin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_external_label: Option<String>,
+}
+
+impl RoleRef {
+    /// A role by external id and label.
+    pub fn new(external_id: impl Into<String>, label: Option<String>) -> Self {
+        RoleRef {
+            role_external_id: external_id.into(),
+            role_external_label: label,
+        }
+    }
+
+    /// The reference for a listed or created role: its external id, or its label when
+    /// the server sent no external id (the label is what this project creates roles by).
+    pub fn of(role: &SaasRole) -> Option<Self> {
+        let label = role.role_external_label.clone();
+        let id = role.role_external_id.clone().or_else(|| label.clone())?;
+        Some(RoleRef::new(id, label))
     }
 }
 

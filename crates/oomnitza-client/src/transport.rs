@@ -265,8 +265,13 @@ impl Transport {
                 Ok((status, headers, _)) if status.is_redirection() => {
                     let location = location(&headers, &url);
                     tracing::warn!(method = %req.method, path = %path, status = status.as_u16(), location = %location, "Oomnitza answered with a redirect; not following it");
-                    return Err(Error::new(ErrorKind::Redirect { status, location })
-                        .with_request(req.method.clone(), &path, attempt));
+                    return Err(
+                        Error::new(ErrorKind::Redirect { status, location }).with_request(
+                            req.method.clone(),
+                            &path,
+                            attempt,
+                        ),
+                    );
                 }
                 Ok((status, headers, body)) => {
                     let errors = ApiErrors::parse(&body).scrub(self.secret().expose_secret());

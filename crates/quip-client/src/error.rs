@@ -129,10 +129,9 @@ impl QuipError {
     /// The HTTP status Quip answered with, when the failure carries one.
     pub fn status(&self) -> Option<u16> {
         match &*self.kind {
-            ErrorKind::Api { status, .. } => Some(*status),
+            ErrorKind::Api { status, .. } | ErrorKind::Redirect { status, .. } => Some(*status),
             ErrorKind::NotAvailable { .. } => Some(404),
             ErrorKind::Transient { status, .. } => *status,
-            ErrorKind::Redirect { status, .. } => Some(*status),
             _ => None,
         }
     }

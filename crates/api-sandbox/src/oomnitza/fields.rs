@@ -282,11 +282,13 @@ pub(crate) fn saas_builtins() -> Vec<FieldDef> {
     use DataType::{Boolean, Decimal, Integer, String, Timestamp};
     vec![
         FieldDef::builtin("saas_id", "SAAS_ID", "SaaS Id", Integer).system(),
+        // Required by the OAS `SaaS` schema (which types `linked` and `ignored` as strings;
+        // they hold true/false, so "true"/"false" strings and booleans are both taken).
         FieldDef::builtin("saas_name", "SAAS_NAME", "Name", String).required(),
-        FieldDef::builtin("linked", "LINKED", "Linked", Boolean),
-        FieldDef::builtin("link_key", "LINK_KEY", "Link Key", String),
-        FieldDef::builtin("source", "SOURCE", "Source", String),
-        FieldDef::builtin("ignored", "IGNORED", "Ignored", Boolean),
+        FieldDef::builtin("linked", "LINKED", "Linked", Boolean).required(),
+        FieldDef::builtin("link_key", "LINK_KEY", "Link Key", String).required(),
+        FieldDef::builtin("source", "SOURCE", "Source", String).required(),
+        FieldDef::builtin("ignored", "IGNORED", "Ignored", Boolean).required(),
         FieldDef::builtin("hash", "HASH", "Hash", String).system(),
         FieldDef::builtin("changedate", "CHANGEDATE", "Change Date", Timestamp).system(),
         FieldDef::builtin("changedby", "CHANGEDBY", "Changed By", String).system(),

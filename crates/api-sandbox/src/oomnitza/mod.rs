@@ -62,7 +62,9 @@
 //! | `POST /api/v3/saas/{id}/users/{user_id}` `{"user_external_id"}` → `{"user_external_id","errors":[]}`, problems inside the 200 | confirmed (OAS) |
 //! | `PATCH /api/v3/saas_users/activate\|deactivate` `{"saas_user_ids":[…]}` → 200 per-item `{"saas_user_id","error":null\|"not found"}` | confirmed (OAS); error text assumption |
 //! | `GET/POST /api/v3/saas/{id}/roles`; POST → 201 with the role; `role_external_id` defaults to the label; duplicate id → 409 | endpoints confirmed (OAS); the rest assumption |
-//! | `POST /roles/users` assigns one role to seats without another role; `PATCH` overwrites (empty list clears); `DELETE` unassigns (204); per-item results `{"user_id","error"}` | endpoints confirmed (OAS); one-role model and results assumption |
+//! | `POST /roles/users` `{"users":[user_id…],"roles":[role_id…]}` (arrays of strings) assigns one role to seats without another role; `PATCH` `{"users":"<one user_id>","roles":[{"role_external_id","role_external_label"}]}` overwrites one person's roles (empty list clears; a role value the application lacks is created); `DELETE` unassigns (204); per-item results `{"user_id","error"}` | bodies and role creation on PATCH confirmed (OAS); one-role model, role strings as ids, and results assumption |
+//! | Request bodies of the SaaS operations follow the OAS schemas (types, required fields, one id versus an array); a violation → 400 `{"errors":{"field":["…"]}}` (see `schema.rs`) | schemas confirmed (OAS); status and shape assumption (§13) |
+//! | `POST /api/v3/saas` requires `saas_name`, `linked`, `link_key`, `source`, `ignored`; the server fills `hash`, dates and actors | required list confirmed (OAS); server-managed fields assumption |
 //! | Deleting a person removes their seats | assumption |
 //! | `POST /api/v3/bulk` payload (`sync_field` list, upper-case `records`, `portion`, `insert_only`/`update_only`, `error`, `test_run`, `connector_name`/`connector_id`) | confirmed (OC) |
 //! | Server-side upsert: the first `sync_field` (in order) with a value that matches a person wins; otherwise a new person | confirmed (OC, ZD); tie rules assumption |
@@ -90,6 +92,7 @@ mod fields;
 mod filter;
 mod http;
 mod saas;
+mod schema;
 mod state;
 
 use std::sync::Arc;

@@ -12,6 +12,7 @@ use super::filter;
 use super::http::{
     Actor, ApiResult, AppState, ListParams, json_body, json_response, list_response, object_body,
 };
+use super::schema::{self, RoleValue};
 use super::state::{Inner, StateError, WriteRules};
 use crate::faults::PageFault;
 
@@ -128,7 +129,13 @@ fn seat_value(seat: &SaasSeat, slot: usize) -> Value {
 impl Inner {
     /// Creates an application named `name` with default values.
     pub(crate) fn create_saas_app_named(&mut self, name: &str, actor: &str) -> u64 {
-        let body = Map::from_iter([("saas_name".to_owned(), json!(name))]);
+        let body = Map::from_iter([
+            ("saas_name".to_owned(), json!(name)),
+            ("linked".to_owned(), json!(false)),
+            ("link_key".to_owned(), json!(name.to_lowercase())),
+            ("source".to_owned(), json!("sandbox")),
+            ("ignored".to_owned(), json!(false)),
+        ]);
         // A non-empty name always validates.
         self.create_saas_app(&body, actor).unwrap_or_default()
     }
@@ -467,6 +474,7 @@ pub(crate) async fn assign_users(
     body: Bytes,
 ) -> ApiResult {
     let items = array_body(&body)?;
+    schema::seat_assignments(&items)?;
     let mut inner = app.state.lock();
     let saas_id = inner.resolve_app(&ident)?;
     let results = items
@@ -492,11 +500,10 @@ fn assign_one(inner: &mut Inner, saas_id: u64, item: &Value) -> Result<Option<u6
         .get("user_id")
         .and_then(Value::as_str)
         .ok_or("user_id (a string) is required")?;
-    let assign = match item.get("assign") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("assign must be true or false".to_owned()),
-    };
+    let assign = item
+        .get("assign")
+        .and_then(Value::as_bool)
+        .ok_or("assign (a boolean) is required")?;
     let last_visit = match item.get("last_visit") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(n.as_i64().ok_or("last_visit must be Unix seconds")?),
@@ -526,18 +533,7 @@ pub(crate) async fn set_external_id(
     body: Bytes,
 ) -> ApiResult {
     let body = object_body(&body)?;
-    let external = match body.get("user_external_id") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Null) => None,
-        Some(other) => {
-            return Err(StateError::field(
-                "user_external_id",
-                format!("expected a string, got {other}"),
-            )
-            .into());
-        }
-        None => return Err(StateError::field("user_external_id", "required field").into()),
-    };
+    let external = Some(schema::user_external_id(&body)?).filter(|s| !s.is_empty());
     let mut inner = app.state.lock();
     let saas_id = inner.resolve_app(&ident)?;
     let seat = inner
@@ -576,18 +572,12 @@ pub(crate) async fn deactivate(State(app): State<AppState>, body: Bytes) -> ApiR
 
 fn set_status(app: &AppState, body: &Bytes, status: SeatStatus) -> ApiResult {
     let body = object_body(body)?;
-    let Some(Value::Array(ids)) = body.get("saas_user_ids") else {
-        return Err(StateError::field("saas_user_ids", "required: an array of seat ids").into());
-    };
+    let ids = schema::saas_user_ids(&body)?;
     let mut inner = app.state.lock();
     let results = ids
         .iter()
         .map(|given| {
-            let id = match given {
-                Value::Number(n) => n.as_u64(),
-                Value::String(s) => s.trim().parse::<u64>().ok(),
-                _ => None,
-            };
+            let id = given.trim().parse::<u64>().ok();
             let error = match id.and_then(|id| inner.seats.get_mut(&id)) {
                 Some(seat) => {
                     seat.status = status;
@@ -634,22 +624,12 @@ pub(crate) async fn create_role(
     ))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RoleChange {
-    /// POST: give a role to seats without one.
-    Assign,
-    /// PATCH: replace the seats' role (an empty list clears it).
-    Overwrite,
-    /// DELETE: take the role(s) away.
-    Unassign,
-}
-
-/// `{"users":[user_id...], "roles":[{role reference}...]}` → (user ids, role ids).
-fn role_users_body(
+/// `{"users":[user_id…], "roles":[…]}` of the `DELETE`, which the document gives no body:
+/// the people's ids and the roles to take away (all when `roles` is absent or empty).
+fn unassign_body(
     inner: &Inner,
     saas_id: u64,
     body: &Bytes,
-    change: RoleChange,
 ) -> Result<(Vec<Value>, Vec<u64>), StateError> {
     let body = object_body(body)?;
     let Some(Value::Array(users)) = body.get("users") else {
@@ -660,59 +640,53 @@ fn role_users_body(
             .iter()
             .map(|r| inner.find_role(saas_id, r))
             .collect::<Result<Vec<_>, _>>()?,
-        None if change == RoleChange::Unassign => Vec::new(),
-        _ => return Err(StateError::field("roles", "required: an array of roles")),
+        None => Vec::new(),
+        _ => return Err(StateError::field("roles", "must be an array of roles")),
     };
-    match (change, roles.len()) {
-        (RoleChange::Assign, 0) => Err(StateError::field("roles", "at least one role is required")),
-        (RoleChange::Assign | RoleChange::Overwrite, n) if n > 1 => Err(StateError::field(
-            "roles",
-            "a SaaS user holds one role in the sandbox",
-        )),
-        _ => Ok((users.clone(), roles)),
-    }
+    Ok((users.clone(), roles))
 }
 
-fn change_roles(app: &AppState, ident: &str, body: &Bytes, change: RoleChange) -> ApiResult {
-    let mut inner = app.state.lock();
-    let saas_id = inner.resolve_app(ident)?;
-    let (users, roles) = role_users_body(&inner, saas_id, body, change)?;
-    let role = roles.first().copied();
-    let mut results = Vec::with_capacity(users.len());
-    for given in users {
-        let seat = given
-            .as_str()
-            .and_then(|u| inner.person_by_user_id(u))
-            .and_then(|uid| inner.seat_by_person.get(&(saas_id, uid)).copied())
-            .and_then(|id| inner.seats.get_mut(&id));
-        let error = match (seat, change) {
-            (None, _) => Some("user is not assigned to this application".to_owned()),
-            (Some(seat), RoleChange::Assign) => match seat.role_id {
-                Some(current) if Some(current) != role => Some(format!(
-                    "user already holds role {current}; PATCH overwrites it"
-                )),
-                _ => {
-                    seat.role_id = role;
-                    None
-                }
-            },
-            (Some(seat), RoleChange::Overwrite) => {
-                seat.role_id = role;
-                None
-            }
-            (Some(seat), RoleChange::Unassign) => {
-                if roles.is_empty() || seat.role_id.is_some_and(|r| roles.contains(&r)) {
-                    seat.role_id = None;
-                }
-                None
-            }
-        };
-        results.push(json!({ "user_id": given, "error": error }));
+impl Inner {
+    /// The seat of the person with `user_id` in `saas_id`, if assigned.
+    fn seat_of_user(&mut self, saas_id: u64, user_id: &str) -> Option<&mut Seat> {
+        let uid = self.person_by_user_id(user_id)?;
+        let id = self.seat_by_person.get(&(saas_id, uid)).copied()?;
+        self.seats.get_mut(&id)
     }
-    if change == RoleChange::Unassign {
-        return Ok(StatusCode::NO_CONTENT.into_response());
+
+    /// The role of `saas_id` named by a string of the POST body: its `role_id` (what the
+    /// clients send), or else its external id or label.
+    fn role_by_string(&self, saas_id: u64, given: &str) -> Result<u64, StateError> {
+        let roles = || self.roles.values().filter(|r| r.saas_id == saas_id);
+        roles()
+            .find(|r| r.role.role_id.to_string() == given)
+            .or_else(|| roles().find(|r| r.role.role_external_id == given))
+            .or_else(|| roles().find(|r| r.role.role_external_label == given))
+            .map(|r| r.role.role_id)
+            .ok_or_else(|| StateError::field("roles", format!("role {given:?} not found")))
     }
-    Ok(json_response(StatusCode::OK, Value::Array(results)))
+
+    /// The role of `saas_id` with this external id, created (labelled as given, or with
+    /// the id) when the application does not have it: the document's PATCH "creates new
+    /// SaaSRole records" for new role values.
+    fn role_for_value(&mut self, saas_id: u64, value: &RoleValue) -> Result<u64, StateError> {
+        if let Some(r) = self
+            .roles
+            .values()
+            .find(|r| r.saas_id == saas_id && r.role.role_external_id == value.external_id)
+        {
+            return Ok(r.role.role_id);
+        }
+        let label = value
+            .label
+            .clone()
+            .unwrap_or_else(|| value.external_id.clone());
+        let body = Map::from_iter([
+            ("role_external_label".to_owned(), json!(label)),
+            ("role_external_id".to_owned(), json!(value.external_id)),
+        ]);
+        Ok(self.create_role(saas_id, &body)?.role_id)
+    }
 }
 
 /// `POST /api/v3/saas/{ident}/roles/users`: assign a role to seats.
@@ -721,16 +695,73 @@ pub(crate) async fn assign_roles(
     Path(ident): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    change_roles(&app, &ident, &body, RoleChange::Assign)
+    let (users, given_roles) = schema::role_list(&body)?;
+    let mut inner = app.state.lock();
+    let saas_id = inner.resolve_app(&ident)?;
+    let roles = given_roles
+        .iter()
+        .map(|r| inner.role_by_string(saas_id, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let role = match roles.as_slice() {
+        [] => return Err(StateError::field("roles", "at least one role is required").into()),
+        [one] => *one,
+        _ => {
+            return Err(
+                StateError::field("roles", "a SaaS user holds one role in the sandbox").into(),
+            );
+        }
+    };
+    let results: Vec<Value> = users
+        .iter()
+        .map(|user| {
+            let error = match inner.seat_of_user(saas_id, user) {
+                None => Some("user is not assigned to this application".to_owned()),
+                Some(seat) => match seat.role_id {
+                    Some(current) if current != role => Some(format!(
+                        "user already holds role {current}; PATCH overwrites it"
+                    )),
+                    _ => {
+                        seat.role_id = Some(role);
+                        None
+                    }
+                },
+            };
+            json!({ "user_id": user, "error": error })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, Value::Array(results)))
 }
 
-/// `PATCH /api/v3/saas/{ident}/roles/users`: overwrite the seats' role.
+/// `PATCH /api/v3/saas/{ident}/roles/users`: overwrite one person's roles.
 pub(crate) async fn overwrite_roles(
     State(app): State<AppState>,
     Path(ident): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    change_roles(&app, &ident, &body, RoleChange::Overwrite)
+    let (user, values) = schema::role_update(&body)?;
+    if values.len() > 1 {
+        return Err(StateError::field("roles", "a SaaS user holds one role in the sandbox").into());
+    }
+    let mut inner = app.state.lock();
+    let saas_id = inner.resolve_app(&ident)?;
+    if inner.seat_of_user(saas_id, &user).is_none() {
+        let error = "user is not assigned to this application";
+        return Ok(json_response(
+            StatusCode::OK,
+            json!([{ "user_id": user, "error": error }]),
+        ));
+    }
+    let role = values
+        .first()
+        .map(|v| inner.role_for_value(saas_id, v))
+        .transpose()?;
+    if let Some(seat) = inner.seat_of_user(saas_id, &user) {
+        seat.role_id = role;
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        json!([{ "user_id": user, "error": null }]),
+    ))
 }
 
 /// `DELETE /api/v3/saas/{ident}/roles/users`: unassign roles; 204.
@@ -739,5 +770,15 @@ pub(crate) async fn unassign_roles(
     Path(ident): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    change_roles(&app, &ident, &body, RoleChange::Unassign)
+    let mut inner = app.state.lock();
+    let saas_id = inner.resolve_app(&ident)?;
+    let (users, roles) = unassign_body(&inner, saas_id, &body)?;
+    for user in users.iter().filter_map(Value::as_str) {
+        if let Some(seat) = inner.seat_of_user(saas_id, user)
+            && (roles.is_empty() || seat.role_id.is_some_and(|r| roles.contains(&r)))
+        {
+            seat.role_id = None;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

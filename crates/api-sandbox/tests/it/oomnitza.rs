@@ -598,6 +598,21 @@ async fn saas_app_create_find_and_get() {
     let (status, body) = env
         .send(env.post("/api/v3/saas", &json!({"saas_name": "Quip"})))
         .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the SaaS schema's required fields"
+    );
+    for field in ["linked", "link_key", "source", "ignored"] {
+        assert_eq!(body["errors"][field][0], "required field", "{body}");
+    }
+    let (status, body) = env
+        .send(env.post(
+            "/api/v3/saas",
+            &json!({"saas_name": "Quip", "linked": "false", "link_key": "quip",
+                    "source": "quip_users", "ignored": "false"}),
+        ))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
         body,
@@ -694,10 +709,23 @@ async fn seats_assign_external_id_activate_deactivate() {
             &json!({"saas_user_ids": [bob_seat, "999999"]}),
         ))
         .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "seat ids are strings");
+    assert!(
+        body["errors"]["saas_user_ids[0]"][0]
+            .as_str()
+            .unwrap()
+            .contains("a string")
+    );
+    let (status, body) = env
+        .send(env.patch(
+            "/api/v3/saas_users/deactivate",
+            &json!({"saas_user_ids": [bob_seat.to_string(), "999999"]}),
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
-        json!([{"saas_user_id": bob_seat, "error": null},
+        json!([{"saas_user_id": bob_seat.to_string(), "error": null},
                {"saas_user_id": "999999", "error": "not found"}])
     );
 
@@ -728,7 +756,7 @@ async fn seats_assign_external_id_activate_deactivate() {
     let (_, body) = env
         .send(env.patch(
             "/api/v3/saas_users/activate",
-            &json!({"saas_user_ids": [bob_seat]}),
+            &json!({"saas_user_ids": [bob_seat.to_string()]}),
         ))
         .await;
     assert_eq!(body[0]["error"], Value::Null);
@@ -793,6 +821,20 @@ async fn roles_create_assign_and_overwrite() {
             &json!({"users": [jane_id, "ghost"], "roles": [{"role_external_id": "admin"}]}),
         ))
         .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "POST roles are strings");
+    assert!(
+        body["errors"]["roles[0]"][0]
+            .as_str()
+            .unwrap()
+            .contains("a string")
+    );
+    let admin_id = admin["role_id"].to_string();
+    let (status, body) = env
+        .send(env.post(
+            &assign,
+            &json!({"users": [jane_id, "ghost"], "roles": [admin_id]}),
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body[0]["error"], Value::Null);
     assert!(body[1]["error"].as_str().unwrap().contains("not assigned"));
@@ -809,14 +851,43 @@ async fn roles_create_assign_and_overwrite() {
     let (_, body) = env
         .send(env.post(
             &assign,
-            &json!({"users": [jane_id], "roles": [{"role_id": member["role_id"]}]}),
+            &json!({"users": [jane_id], "roles": [member["role_id"].to_string()]}),
         ))
         .await;
     assert!(body[0]["error"].as_str().unwrap().contains("PATCH"));
+    // PATCH takes one user id, not an array, and roles by external id.
+    let (status, body) = env
+        .send(env.patch(
+            &assign,
+            &json!({"users": [jane_id], "roles": [{"role_external_id": "Member"}]}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["errors"]["users"][0]
+            .as_str()
+            .unwrap()
+            .contains("one user id")
+    );
+    let (status, body) = env
+        .send(env.patch(
+            &assign,
+            &json!({"users": jane_id, "roles": [{"role_id": member["role_id"]}]}),
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "role_external_id is required"
+    );
+    assert!(
+        body["errors"].get("roles[0].role_external_id").is_some(),
+        "{body}"
+    );
     let (status, _) = env
         .send(env.patch(
             &assign,
-            &json!({"users": [jane_id], "roles": [{"role_id": member["role_id"]}]}),
+            &json!({"users": jane_id, "roles": [{"role_external_id": "Member"}]}),
         ))
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -830,10 +901,7 @@ async fn roles_create_assign_and_overwrite() {
     assert_eq!(by_role, json!([]));
 
     let (status, body) = env
-        .send(env.post(
-            &assign,
-            &json!({"users": [jane_id], "roles": [{"role_external_id": "nope"}]}),
-        ))
+        .send(env.post(&assign, &json!({"users": [jane_id], "roles": ["nope"]})))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
@@ -852,6 +920,24 @@ async fn roles_create_assign_and_overwrite() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(state.saas_users(saas_id)[0].roles.is_none());
     assert_eq!(state.roles(saas_id).len(), 2);
+
+    // A PATCH naming a role value the application lacks creates it (per the document).
+    let (status, _) = env
+        .send(env.patch(
+            &assign,
+            &json!({"users": jane_id, "roles": [{"role_external_id": "owner", "role_external_label": "Owner"}]}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(state.roles(saas_id).len(), 3);
+    assert_eq!(
+        state.saas_users(saas_id)[0]
+            .roles
+            .as_ref()
+            .unwrap()
+            .role_external_label,
+        "Owner"
+    );
 }
 
 fn bulk_payload(portion: &str, sync: &[&str], records: &Value) -> Value {

@@ -6,7 +6,7 @@ use http::Method;
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Error, ErrorKind};
-use crate::models::{RoleAssignment, RoleUserResult, SaasRole};
+use crate::models::{RoleAssignment, RoleOverwrite, RoleUserResult, SaasRole};
 use crate::transport::{Idempotency, Request, Transport};
 
 /// Roles of one SaaS application.
@@ -27,12 +27,11 @@ impl RolesHandler {
         p
     }
 
-    /// `GET /api/v3/saas/{id}/roles`: every role of the application (one request; an
+    /// `GET /api/v3/saas/{id}/roles`: every role of the application in one request (the
+    /// OpenAPI document gives this operation no query parameters, so none are sent; an
     /// application has a handful of roles).
     pub async fn list(&self) -> Result<Vec<SaasRole>, Error> {
-        let req =
-            Request::get(&self.path(&[])).query("limit", crate::config::MAX_PAGE_SIZE.to_string());
-        self.t.json(&req).await
+        self.t.json(&Request::get(&self.path(&[]))).await
     }
 
     /// `POST /api/v3/saas/{id}/roles` `{"role_external_label": …, "role_external_id": …}`
@@ -79,8 +78,9 @@ impl RolesHandler {
         }))
     }
 
-    /// `POST /api/v3/saas/{id}/roles/users`: adds `roles` to `users`; per-user results
-    /// when the server sends them (check each `error`).
+    /// `POST /api/v3/saas/{id}/roles/users` `{"users":[user_id…],"roles":[role_id…]}`: adds
+    /// the roles to a batch of people; per-user results when the server sends them (check
+    /// each `error`).
     pub async fn assign(&self, assignment: &RoleAssignment) -> Result<Vec<RoleUserResult>, Error> {
         let req = Request::new(Method::POST, &self.path(&["users"]))
             .json(assignment)?
@@ -88,13 +88,11 @@ impl RolesHandler {
         self.per_user(&req).await
     }
 
-    /// `PATCH /api/v3/saas/{id}/roles/users`: replaces the roles of `users` with `roles`
-    /// (an empty list clears them); per-user results when the server sends them.
-    pub async fn overwrite(
-        &self,
-        assignment: &RoleAssignment,
-    ) -> Result<Vec<RoleUserResult>, Error> {
-        let req = Request::new(Method::PATCH, &self.path(&["users"])).json(assignment)?;
+    /// `PATCH /api/v3/saas/{id}/roles/users` `{"users":"<user_id>","roles":[…]}`: replaces
+    /// the roles of **one** person (an empty list clears them); per-user results when the
+    /// server sends them. Setting the same roles again changes nothing, so it is retried.
+    pub async fn overwrite(&self, overwrite: &RoleOverwrite) -> Result<Vec<RoleUserResult>, Error> {
+        let req = Request::new(Method::PATCH, &self.path(&["users"])).json(overwrite)?;
         self.per_user(&req).await
     }
 
@@ -111,11 +109,5 @@ impl RolesHandler {
         }
         crate::transport::decode(&body)
             .map_err(|e| e.with_request(req.method.clone(), &req.path(), 1))
-    }
-
-    /// `DELETE /api/v3/saas/{id}/roles/users`: removes `roles` from `users`.
-    pub async fn unassign(&self, assignment: &RoleAssignment) -> Result<(), Error> {
-        let req = Request::new(Method::DELETE, &self.path(&["users"])).json(assignment)?;
-        self.t.execute(&req).await
     }
 }

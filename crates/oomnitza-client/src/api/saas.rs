@@ -71,18 +71,19 @@ impl SaasHandler {
         })
     }
 
-    /// The id of the application called `name`, creating it when it does not exist.
-    /// Returns `(saas_id, created)`.
+    /// The id of the application called `app.saas_name`, creating it from `app` when it
+    /// does not exist. Returns `(saas_id, created)`.
     ///
     /// A create whose effect is unknown (5xx, timeout) is followed by another lookup
     /// before it is sent again, so the application is never created twice by this call.
-    pub async fn find_or_create(&self, name: &str) -> Result<(String, bool), Error> {
+    pub async fn find_or_create(&self, app: &NewSaasApp) -> Result<(String, bool), Error> {
+        let name = app.saas_name.as_str();
         let mut last = None;
         for _ in 0..3 {
             if let Some(id) = self.find_by_name(name).await?.and_then(|a| a.saas_id) {
                 return Ok((id, false));
             }
-            match self.create(&NewSaasApp::named(name)).await {
+            match self.create(app).await {
                 Ok(id) => return Ok((id, true)),
                 Err(e) if e.is_transient() => {
                     tracing::warn!(error = %e, "creating the SaaS application failed with an unknown effect; looking it up again");

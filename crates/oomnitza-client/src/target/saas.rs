@@ -15,7 +15,9 @@ use sync_engine::{
 use super::convert::{to_epoch, to_label};
 use super::users::fail_all;
 use super::{OomnitzaTarget, config_error};
-use crate::models::{RoleAssignment, SaasRole, SaasUser, SeatAssignment};
+use crate::models::{
+    NewSaasApp, RoleAssignment, RoleOverwrite, RoleRef, SaasRole, SaasUser, SeatAssignment,
+};
 
 /// The seat fields the target can read and write.
 pub const SAAS_FIELDS: [&str; 3] = ["user_external_id", "role", "last_visit"];
@@ -42,6 +44,8 @@ struct Pending {
     seat: Option<String>,
     /// Person `user_id`.
     user: Option<String>,
+    /// The seat is created by this change (it has no role yet).
+    new_seat: bool,
     assign: bool,
     last_visit: Option<i64>,
     external_id: Option<String>,
@@ -159,7 +163,10 @@ impl OomnitzaTarget {
         let (id, created) = self
             .client
             .saas()
-            .find_or_create(&self.config.saas_name)
+            .find_or_create(&NewSaasApp::new(
+                &self.config.saas_name,
+                &self.config.connector_name,
+            ))
             .await?;
         if created {
             tracing::info!(saas = %self.config.saas_name, saas_id = %id, "created the SaaS application");
@@ -313,64 +320,94 @@ impl OomnitzaTarget {
         }
     }
 
-    /// Creates missing roles (once per label) and overwrites roles per role group.
+    /// Sets the roles that changed: a new seat's role is added with one `POST` per batch
+    /// of seats sharing it (the document's `users` and `roles` arrays); an existing seat
+    /// whose role changed or was cleared gets one `PATCH` of its own (the document's
+    /// `users` is a single id there). Missing roles are created once per label.
     async fn set_roles(&self, saas_id: &str, pending: &mut [Pending]) {
-        let mut groups: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+        let mut added: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut replaced: Vec<(usize, Option<String>)> = Vec::new();
         for (i, p) in pending.iter().enumerate() {
             if !p.ok() || p.user.is_none() {
                 continue;
             }
             match &p.role {
                 RoleChange::Keep => {}
-                RoleChange::Clear => groups.entry(None).or_default().push(i),
-                RoleChange::Set(label) => groups.entry(Some(label.clone())).or_default().push(i),
+                RoleChange::Set(label) if p.new_seat => {
+                    added.entry(label.clone()).or_default().push(i);
+                }
+                RoleChange::Set(label) => replaced.push((i, Some(label.clone()))),
+                RoleChange::Clear => replaced.push((i, None)),
             }
         }
-        if groups.is_empty() {
-            return;
-        }
-        let roles = self.client.roles(saas_id);
-        for (label, members) in groups {
-            let role_refs = match &label {
-                None => Vec::new(),
-                Some(label) => match self.role(saas_id, label).await {
-                    Ok(role) => vec![role],
-                    Err(e) => {
-                        let msg = format!("could not create the role {label:?}: {}", e.report());
-                        for &i in &members {
-                            pending[i].fail(&msg);
+        let mut roles: HashMap<String, SaasRole> = HashMap::new();
+        let labels: Vec<String> = added
+            .keys()
+            .cloned()
+            .chain(replaced.iter().filter_map(|(_, l)| l.clone()))
+            .collect();
+        for label in labels {
+            if roles.contains_key(&label) {
+                continue;
+            }
+            match self.role(saas_id, &label).await {
+                Ok(role) => {
+                    roles.insert(label, role);
+                }
+                Err(e) => {
+                    let msg = format!("could not create the role {label:?}: {}", e.report());
+                    for p in pending.iter_mut() {
+                        if matches!(&p.role, RoleChange::Set(l) if *l == label) {
+                            p.fail(&msg);
                         }
-                        continue;
                     }
-                },
+                }
+            }
+        }
+
+        let handler = self.client.roles(saas_id);
+        for (label, members) in added {
+            let Some(role) = roles.get(&label) else {
+                continue;
+            };
+            let Some(role_id) = role.role_id.clone() else {
+                // Without Oomnitza's id the POST cannot name the role; PATCH can.
+                replaced.extend(members.into_iter().map(|i| (i, Some(label.clone()))));
+                continue;
             };
             for chunk in members.chunks(self.config.seat_batch_size) {
                 let users: Vec<String> = chunk
                     .iter()
                     .filter_map(|&i| pending[i].user.clone())
                     .collect();
-                let assignment = RoleAssignment::new(users, role_refs.clone());
-                match roles.overwrite(&assignment).await {
-                    Ok(results) => {
-                        let errors: HashMap<String, String> = results
-                            .into_iter()
-                            .filter_map(|r| Some((r.user_id?, r.error?)))
-                            .collect();
-                        for &i in chunk {
-                            let p = &mut pending[i];
-                            if let Some(err) = p.user.as_ref().and_then(|u| errors.get(u)) {
-                                p.fail(format!("could not set the role: {err}"));
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let msg = format!("could not set the role: {}", e.report());
-                        for &i in chunk {
-                            pending[i].fail(&msg);
-                        }
-                    }
-                }
+                let result = handler
+                    .assign(&RoleAssignment::new(users, vec![role_id.clone()]))
+                    .await;
+                record_role_results(pending, chunk, result);
             }
+        }
+
+        let work: Vec<(usize, RoleOverwrite)> = replaced
+            .into_iter()
+            .filter(|(i, _)| pending[*i].ok())
+            .filter_map(|(i, label)| {
+                let refs = match label {
+                    None => Vec::new(),
+                    Some(label) => vec![RoleRef::of(roles.get(&label)?)?],
+                };
+                Some((i, RoleOverwrite::new(pending[i].user.clone()?, refs)))
+            })
+            .collect();
+        let results: Vec<(usize, Result<_, crate::Error>)> = futures::stream::iter(work)
+            .map(|(i, body)| {
+                let handler = handler.clone();
+                async move { (i, handler.overwrite(&body).await) }
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        for (i, result) in results {
+            record_role_results(pending, &[i], result);
         }
     }
 
@@ -463,6 +500,35 @@ fn is_not_found(message: &str) -> bool {
     m.contains("not found") || m.contains("does not exist") || m.contains("404")
 }
 
+/// Marks the seats `chunk` of a role change failed by the per-user errors in `result`, or
+/// all of them when the request failed.
+fn record_role_results(
+    pending: &mut [Pending],
+    chunk: &[usize],
+    result: Result<Vec<crate::models::RoleUserResult>, crate::Error>,
+) {
+    match result {
+        Ok(results) => {
+            let errors: HashMap<String, String> = results
+                .into_iter()
+                .filter_map(|r| Some((r.user_id?, r.error?)))
+                .collect();
+            for &i in chunk {
+                let p = &mut pending[i];
+                if let Some(err) = p.user.as_ref().and_then(|u| errors.get(u)) {
+                    p.fail(format!("could not set the role: {err}"));
+                }
+            }
+        }
+        Err(e) => {
+            let msg = format!("could not set the role: {}", e.report());
+            for &i in chunk {
+                pending[i].fail(&msg);
+            }
+        }
+    }
+}
+
 /// A role reference for assignments (ids and label, without the other fields).
 fn reference(role: &SaasRole) -> SaasRole {
     let mut r = SaasRole::reference(
@@ -479,6 +545,7 @@ fn plan_change(change: Change) -> Pending {
         key: change.key,
         seat: None,
         user: None,
+        new_seat: false,
         assign: false,
         last_visit: None,
         external_id: None,
@@ -510,6 +577,7 @@ fn plan_change(change: Change) -> Pending {
     match change.op {
         Operation::Create { fields } => {
             p.assign = true;
+            p.new_seat = true;
             take_fields(&mut p, &fields, true);
         }
         Operation::Update { id, set, .. } => {

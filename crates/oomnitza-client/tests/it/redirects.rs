@@ -64,7 +64,7 @@ async fn get_and_post_redirects_fail_and_the_other_host_sees_nothing() {
             .unwrap_err();
         assert_redirect_error(&error, status, &elsewhere);
 
-        other.assert_hits_async(0).await;
+        other.assert_calls_async(0).await;
     }
 }
 
@@ -80,6 +80,9 @@ async fn a_redirect_is_not_retried() {
         })
         .await;
     let error = mock_client(&base).users().meta().await.unwrap_err();
-    assert!(matches!(error.kind(), ErrorKind::Redirect { .. }), "{error}");
-    redirect.assert_hits_async(1).await;
+    assert!(
+        matches!(error.kind(), ErrorKind::Redirect { .. }),
+        "{error}"
+    );
+    redirect.assert_calls_async(1).await;
 }

@@ -208,7 +208,7 @@ async fn a_throttled_create_is_resent_because_it_was_refused() {
     let stray = unexpected(&server).await;
     let id = mock_client(&server)
         .saas()
-        .create(&oomnitza_client::NewSaasApp::named("Quip"))
+        .create(&oomnitza_client::NewSaasApp::new("Quip", "quip_users"))
         .await
         .unwrap();
     assert_eq!(id, "4");

@@ -80,10 +80,11 @@ async fn app_roles_seats_and_last_activity_then_a_no_op_resync() {
         "Admin and Member, once each"
     );
     assert_eq!(
-        c.count("PATCH", "/api/v3/saas/{ident}/roles/users"),
+        c.count("POST", "/api/v3/saas/{ident}/roles/users"),
         2,
-        "one per role group"
+        "new seats: one batch per role"
     );
+    assert_eq!(c.count("PATCH", "/api/v3/saas/{ident}/roles/users"), 0);
     assert_eq!(c.writes(), 1 + 1 + N as u64 + 2 + 2);
 
     let app = state.saas_app_id("Quip").expect("app created");
@@ -139,7 +140,11 @@ async fn app_roles_seats_and_last_activity_then_a_no_op_resync() {
         1,
         "only the new role"
     );
-    assert_eq!(c.count("PATCH", "/api/v3/saas/{ident}/roles/users"), 2);
+    assert_eq!(
+        c.count("PATCH", "/api/v3/saas/{ident}/roles/users"),
+        2,
+        "one per person whose role changed"
+    );
     let seats = state.saas_users(app);
     assert_eq!(
         seat(&seats, &quip_id(1))

@@ -69,6 +69,6 @@ async fn get_and_post_redirects_fail_and_the_other_host_sees_nothing() {
         assert_redirect(&error, status, &elsewhere);
         assert!(!error.to_string().contains("CANARY"), "{error}");
 
-        other.assert_hits_async(0).await;
+        other.assert_calls_async(0).await;
     }
 }
