@@ -16,6 +16,19 @@ use crate::error::{Error, ErrorKind};
 /// would make a full 1000-record page look short, so the client never asks for more.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
+/// The default cap on one response body: 64 MiB.
+///
+/// A page of 1,000 People with a few dozen custom fields is well under 2 MiB; 64 MiB leaves
+/// room for very wide records while keeping a hostile or broken server from exhausting
+/// memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The default cap on the pages of one listing: 1,000.
+///
+/// At 1,000 records a page that is a million People or seats, far beyond the largest
+/// tenants; Oomnitza's own connector treats more than 1,000 pages as runaway pagination.
+pub const DEFAULT_MAX_PAGES: u32 = 1000;
+
 /// How the client authenticates.
 ///
 /// `Debug` never shows the secret (it is a [`SecretString`]).
@@ -163,11 +176,17 @@ pub struct ClientConfig {
     pub page_size: u32,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// Largest response body accepted; a larger one fails the request (not retried)
+    /// without reading the rest.
+    pub max_response_bytes: u64,
+    /// Most pages one listing may take; one more fails the listing.
+    pub max_pages: u32,
 }
 
 impl ClientConfig {
     /// A configuration with defaults: 30 s timeout, 10 s connect timeout, 8 requests in
-    /// flight, the default [`RetryPolicy`], pages of 1000.
+    /// flight, the default [`RetryPolicy`], pages of 1000, bodies up to
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`], listings up to [`DEFAULT_MAX_PAGES`] pages.
     ///
     /// Fails when the URL does not parse, is not http(s), or carries a user name or
     /// password (credentials belong in [`Auth`], never in a URL that may be logged).
@@ -208,6 +227,8 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             page_size: MAX_PAGE_SIZE,
             user_agent: concat!("quip-oomnitza/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
         })
     }
 
@@ -243,6 +264,20 @@ impl ClientConfig {
     #[must_use]
     pub fn with_page_size(mut self, n: u32) -> Self {
         self.page_size = n.clamp(1, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// Sets the largest response body accepted (at least 1 byte).
+    #[must_use]
+    pub fn with_max_response_bytes(mut self, n: u64) -> Self {
+        self.max_response_bytes = n.max(1);
+        self
+    }
+
+    /// Sets the most pages one listing may take (at least 1).
+    #[must_use]
+    pub fn with_max_pages(mut self, n: u32) -> Self {
+        self.max_pages = n.max(1);
         self
     }
 }

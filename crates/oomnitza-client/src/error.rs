@@ -37,6 +37,28 @@ pub enum ErrorKind {
         /// Where the redirect pointed (without query or user-info).
         location: String,
     },
+    /// A response body was larger than the configured limit; the rest was not read, and the
+    /// request is not retried.
+    #[error(
+        "Oomnitza's response is larger than the limit of {limit} bytes ({}); the rest was not \
+         read (raise `[oomnitza] max_response_bytes` only if this tenant really sends such \
+         answers)",
+        human_bytes(*limit)
+    )]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+        /// The size the server declared in `Content-Length`, when it declared one.
+        declared: Option<u64>,
+    },
+    /// A listing did not end the way a listing ends: more records than the server's own
+    /// total, a page repeating records already seen, or more pages than allowed. The listing
+    /// is incomplete.
+    #[error("Oomnitza's listing was stopped: {reason}; the listing is incomplete")]
+    Paging {
+        /// What was wrong.
+        reason: String,
+    },
     /// The request timed out (after any retries).
     #[error("the request timed out")]
     Timeout(#[source] reqwest::Error),
@@ -69,6 +91,17 @@ pub enum ErrorKind {
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client")]
     Client(#[source] reqwest::Error),
+}
+
+/// `67108864` → `64 MiB`, for messages.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n >= size && n % size == 0 {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
 }
 
 fn fmt_errors(errors: &ApiErrors) -> String {
@@ -302,7 +335,9 @@ impl Error {
             | ErrorKind::InvalidInput(_)
             | ErrorKind::Client(_)
             | ErrorKind::Redirect { .. } => EngineErrorKind::Config,
-            ErrorKind::Item { .. } => EngineErrorKind::Api,
+            ErrorKind::Item { .. } | ErrorKind::TooLarge { .. } | ErrorKind::Paging { .. } => {
+                EngineErrorKind::Api
+            }
         }
     }
 

@@ -68,7 +68,9 @@ mod transport;
 
 pub use api::bulk::bulk_field_id;
 pub use client::OomnitzaClient;
-pub use config::{Auth, ClientConfig, MAX_PAGE_SIZE, RetryPolicy};
+pub use config::{
+    Auth, ClientConfig, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, MAX_PAGE_SIZE, RetryPolicy,
+};
 pub use error::{ApiErrors, Error, ErrorKind, RequestContext};
 pub use filter::{Filter, FilterOp, FilterValue};
 pub use models::{

@@ -1,6 +1,7 @@
 //! Sending requests: authentication, bounded concurrency, retries with jittered backoff,
 //! request statistics, error decoding and paging.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use sync_engine::ApiStats;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use crate::api::list::ListItem;
 use crate::config::{Auth, ClientConfig, RetryPolicy};
 use crate::error::{ApiErrors, Error, ErrorKind};
 
@@ -123,6 +125,8 @@ pub(crate) struct Transport {
     limiter: Semaphore,
     stats: Stats,
     page_size: u32,
+    max_response_bytes: u64,
+    max_pages: u32,
 }
 
 impl std::fmt::Debug for Transport {
@@ -132,6 +136,8 @@ impl std::fmt::Debug for Transport {
             .field("auth", &self.auth)
             .field("retry", &self.retry)
             .field("page_size", &self.page_size)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_pages", &self.max_pages)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +162,8 @@ impl Transport {
             limiter: Semaphore::new(config.concurrency.max(1)),
             stats: Stats::default(),
             page_size: config.page_size.clamp(1, crate::config::MAX_PAGE_SIZE),
+            max_response_bytes: config.max_response_bytes.max(1),
+            max_pages: config.max_pages.max(1),
         })
     }
 
@@ -209,7 +217,7 @@ impl Transport {
         &self,
         req: &Request,
         url: &Url,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
         let _permit = self.limiter.acquire().await;
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let mut builder = self
@@ -241,15 +249,20 @@ impl Transport {
                 .header(CONTENT_TYPE, "application/json; charset=utf-8")
                 .body(body.clone());
         }
-        let response = builder.send().await?;
+        let response = builder.send().await.map_err(Failure::Http)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await?;
-        Ok((status, headers, body.to_vec()))
+        let body = read_body(response, self.max_response_bytes).await?;
+        Ok((status, headers, body))
     }
 
     /// Sends `req`, retrying transient failures; returns the body of a 2xx response.
     pub(crate) async fn send(&self, req: &Request) -> Result<Vec<u8>, Error> {
+        self.send_full(req).await.map(|(_, body)| body)
+    }
+
+    /// [`Transport::send`], with the response headers.
+    pub(crate) async fn send_full(&self, req: &Request) -> Result<(HeaderMap, Vec<u8>), Error> {
         let url = self.url(req)?;
         let path = req.path();
         let mut attempt = 0u32;
@@ -258,9 +271,19 @@ impl Transport {
             attempt += 1;
             let result = self.attempt(req, &url).await;
             let (err, retryable, throttled, retry_after) = match result {
-                Ok((status, _, body)) if status.is_success() => {
+                Ok((status, headers, body)) if status.is_success() => {
                     tracing::debug!(method = %req.method, path = %path, status = status.as_u16(), attempt, "oomnitza request");
-                    return Ok(body);
+                    return Ok((headers, body));
+                }
+                Err(Failure::TooLarge { declared }) => {
+                    // Not retried: the same answer would come again, and reading it is the
+                    // harm the limit prevents.
+                    tracing::warn!(method = %req.method, path = %path, limit = self.max_response_bytes, declared, "Oomnitza's response exceeds the size limit; stopped reading it");
+                    return Err(Error::new(ErrorKind::TooLarge {
+                        limit: self.max_response_bytes,
+                        declared,
+                    })
+                    .with_request(req.method.clone(), &path, attempt));
                 }
                 Ok((status, headers, _)) if status.is_redirection() => {
                     let location = location(&headers, &url);
@@ -295,7 +318,7 @@ impl Transport {
                         retry_after,
                     )
                 }
-                Err(e) => {
+                Err(Failure::Http(e)) => {
                     let idempotent = req.idempotency == Idempotency::Idempotent;
                     tracing::debug!(method = %req.method, path = %path, attempt, timeout = e.is_timeout(), connect = e.is_connect(), "oomnitza request did not complete");
                     if e.is_timeout() {
@@ -343,6 +366,35 @@ impl Transport {
     }
 }
 
+/// Why an attempt produced no response to look at.
+enum Failure {
+    /// The request could not be sent, or the body could not be read.
+    Http(reqwest::Error),
+    /// The body is larger than the limit (`declared`: its `Content-Length`, when sent).
+    TooLarge { declared: Option<u64> },
+}
+
+/// Reads a body chunk by chunk, giving up as soon as it would exceed `limit` bytes: a
+/// declared `Content-Length` above the limit fails before a byte is read, and a body without
+/// one (or lying about it) fails at the first chunk past the limit. The rest is never read;
+/// dropping the response closes the connection.
+async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, Failure> {
+    let declared = response.content_length();
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Failure::TooLarge { declared });
+    }
+    // Never trust the declared size for the allocation beyond a first megabyte.
+    let initial = declared.map_or(0, |n| usize::try_from(n.min(1 << 20)).unwrap_or(0));
+    let mut body = Vec::with_capacity(initial);
+    while let Some(chunk) = response.chunk().await.map_err(Failure::Http)? {
+        if (body.len() as u64).saturating_add(chunk.len() as u64) > limit {
+            return Err(Failure::TooLarge { declared });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The `Location` of a redirect for messages: scheme, host, port and path only (a query
 /// or user-info part could carry someone's secret).
 fn location(headers: &HeaderMap, request_url: &Url) -> String {
@@ -383,33 +435,109 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     })
 }
 
+/// Where a listing is, for the paging guards.
+#[derive(Debug, Default)]
+struct Paging {
+    skip: u64,
+    pages: u32,
+    received: u64,
+    /// The smallest `X-Total-Count` seen (a hint: it may be absent or change while paging).
+    total_hint: Option<u64>,
+    /// Ids of the records received so far.
+    seen: HashSet<String>,
+}
+
+/// `X-Total-Count`, when present and a number.
+fn total_count(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get("x-total-count")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Pages through a list endpoint with `limit`/`skip`, stopping on a short or empty page.
+///
+/// Guards against a server that never ends a listing (the error ends the stream and the
+/// listing is incomplete): a page repeating a record id already seen (a server ignoring
+/// `skip`), more records than `X-Total-Count` plus one page, or more than the client's
+/// `max_pages` pages.
 pub(crate) fn pages<T>(
     transport: Arc<Transport>,
     request: Request,
     page_size: u32,
 ) -> BoxStream<'static, Result<Vec<T>, Error>>
 where
-    T: DeserializeOwned + Send + 'static,
+    T: DeserializeOwned + ListItem + Send + 'static,
 {
     let page_size = page_size.clamp(1, crate::config::MAX_PAGE_SIZE);
-    stream::try_unfold(Some(0u64), move |skip| {
+    stream::try_unfold(Some(Paging::default()), move |state| {
         let transport = Arc::clone(&transport);
         let request = request.clone();
         async move {
-            let Some(skip) = skip else {
+            let Some(mut st) = state else {
                 return Ok(None);
             };
+            let path = request.path();
+            let stop = |reason: String| {
+                tracing::warn!(path = %path, %reason, "Oomnitza listing stopped");
+                Err(Error::new(ErrorKind::Paging { reason }).with_request(Method::GET, &path, 1))
+            };
+            let skip = st.skip;
             let req = request
                 .query("limit", page_size.to_string())
                 .query("skip", skip.to_string());
-            let page: Vec<T> = transport.json(&req).await?;
+            let (headers, body) = transport.send_full(&req).await?;
+            let page: Vec<T> = decode(&body).map_err(|e| e.with_request(Method::GET, &path, 1))?;
+            st.pages += 1;
             if page.is_empty() {
                 return Ok(None);
             }
+            if let Some(total) = total_count(&headers) {
+                st.total_hint = Some(st.total_hint.map_or(total, |t| t.min(total)));
+            }
             let n = page.len() as u64;
-            let next = (n >= u64::from(page_size)).then_some(skip + n);
-            Ok(Some((page, next)))
+            st.received += n;
+            let mut repeated = 0usize;
+            let mut example = None;
+            for item in &page {
+                if let Some(id) = item.listing_id()
+                    && !st.seen.insert(id.to_owned())
+                {
+                    repeated += 1;
+                    example.get_or_insert_with(|| id.to_owned());
+                }
+            }
+            if let Some(id) = example {
+                return stop(format!(
+                    "the page at skip={skip} repeats {repeated} record(s) already received \
+                     (e.g. id {id}): the server seems to ignore `skip`, or the records moved \
+                     while they were paged"
+                ));
+            }
+            if let Some(total) = st.total_hint
+                && st.received > total.saturating_add(u64::from(page_size))
+            {
+                return stop(format!(
+                    "{} records received in {} page(s), more than X-Total-Count ({total}) plus \
+                     one page",
+                    st.received, st.pages
+                ));
+            }
+            if n < u64::from(page_size) {
+                return Ok(Some((page, None)));
+            }
+            if st.pages >= transport.max_pages {
+                return stop(format!(
+                    "{} full page(s) ({} records) and still no last page: over the limit of {} \
+                     pages per listing (`[oomnitza] max_pages`)",
+                    st.pages, st.received, transport.max_pages
+                ));
+            }
+            st.skip += n;
+            Ok(Some((page, Some(st))))
         }
     })
     .boxed()

@@ -10,7 +10,41 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorKind};
 use crate::filter::{Filter, is_valid_field_name};
+use crate::models::{RunLog, SaasApp, SaasUser, User};
 use crate::transport::{Request, Transport, items, pages};
+
+/// A record of a listing, as far as paging needs to know it: its id, so that a page
+/// repeating records already received (a server ignoring `skip`) stops the listing with an
+/// error instead of looping.
+pub trait ListItem {
+    /// The record's id, when it has one (records without one are not checked).
+    fn listing_id(&self) -> Option<&str>;
+}
+
+impl ListItem for User {
+    fn listing_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+}
+
+impl ListItem for SaasApp {
+    fn listing_id(&self) -> Option<&str> {
+        self.saas_id.as_deref()
+    }
+}
+
+impl ListItem for SaasUser {
+    fn listing_id(&self) -> Option<&str> {
+        // The seat's id; a person's id repeats across applications.
+        self.saas_user_id.as_deref()
+    }
+}
+
+impl ListItem for RunLog {
+    fn listing_id(&self) -> Option<&str> {
+        self.portion_id.as_deref()
+    }
+}
 
 /// A paged listing of `T` (people, applications, seats, run logs); see the handlers'
 /// `list` methods. Nothing is sent until [`List::pages`], [`List::stream`] or
@@ -49,7 +83,7 @@ impl<T> fmt::Debug for List<T> {
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> List<T> {
+impl<T: DeserializeOwned + ListItem + Send + 'static> List<T> {
     /// A listing of the endpoint at `segments`, with the client's page size.
     pub(crate) fn new(t: &Arc<Transport>, segments: &[&str]) -> Self {
         List {
@@ -99,7 +133,9 @@ impl<T: DeserializeOwned + Send + 'static> List<T> {
         Ok(req)
     }
 
-    /// The pages, one request each; ends after a short or empty page.
+    /// The pages, one request each; ends after a short or empty page. Ends with an
+    /// [`ErrorKind::Paging`] error when the server does not end the listing (see
+    /// [`ListItem`], `X-Total-Count`, [`crate::ClientConfig::max_pages`]).
     pub fn pages(self) -> BoxStream<'static, Result<Vec<T>, Error>> {
         match self.request() {
             Ok(req) => pages(self.t, req, self.page_size),

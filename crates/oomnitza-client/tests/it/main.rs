@@ -6,6 +6,7 @@ mod common;
 mod contract_bulk;
 mod contract_saas;
 mod contract_users;
+mod limits;
 mod redirects;
 mod retries;
 mod sandbox_faults;
