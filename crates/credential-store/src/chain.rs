@@ -21,6 +21,10 @@ use crate::provider::CredentialProvider;
 /// - `delete` removes the name from every writable provider that has it, and fails with
 ///   [`ErrorKind::ReadOnly`] if a read-only provider (the environment) still defines it.
 /// - `list` merges all available providers; a name held by several shows the first.
+///
+/// A provider that does not answer in time is "unavailable" like one that is missing: the
+/// [`KeyringProvider`](crate::KeyringProvider) gives every call a timeout (a wedged D-Bus
+/// session must not hang the whole chain) and warns when it gives up.
 #[derive(Clone, Default)]
 pub struct Chain {
     providers: Vec<Arc<dyn CredentialProvider>>,

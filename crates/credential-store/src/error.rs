@@ -56,6 +56,31 @@ pub enum ErrorKind {
         /// What did not match.
         detail: String,
     },
+    /// A new passphrase for a credential file was refused (empty, or shorter than
+    /// [`MIN_PASSPHRASE_CHARS`](crate::file::MIN_PASSPHRASE_CHARS)); nothing was written.
+    /// Existing files keep opening with whatever passphrase they were created with.
+    #[error("new passphrase for credential file {} refused: {reason}", path.display())]
+    WeakPassphrase {
+        /// The credential file.
+        path: PathBuf,
+        /// What is wrong with it (never the passphrase itself).
+        reason: String,
+    },
+    /// The credential file is readable or writable by other users and its mode could not be
+    /// changed to 0600 (for example because another user owns it).
+    #[error(
+        "credential file {} has mode {mode:o} (other users can read it) and cannot be changed to 600",
+        path.display()
+    )]
+    Permissions {
+        /// The credential file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// Why `chmod` failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// The credential file, or a sealed secret, was modified or is corrupt: its integrity
     /// check or authentication tag failed.
     #[error("credential file {} was tampered with or is corrupt: {reason}", path.display())]

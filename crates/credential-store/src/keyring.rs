@@ -15,6 +15,16 @@
 //! call fails with [`ErrorKind::Unavailable`], so a [`Chain`](crate::Chain) goes on to its
 //! next provider.
 //!
+//! Platform stores can block: the Secret Service store talks to the D-Bus session bus,
+//! and a session bus that accepts a connection and never answers would hang the caller for
+//! ever. So every call of this provider runs on a detached thread of its own and gives up
+//! after a timeout ([`DEFAULT_KEYRING_TIMEOUT`], [`KeyringProvider::with_timeout`]): the
+//! call then fails with [`ErrorKind::Unavailable`] (the chain goes on with its next
+//! provider), a warning is logged once, and the provider answers "unavailable" at once for
+//! the rest of its life instead of queueing more threads behind the stuck one. Opening a
+//! store has the same problem; [`connect_store`] opens one the same way. A write that timed
+//! out may still land later, when (if) the keyring wakes up.
+//!
 //! (The kernel keyutils store was considered and left out: it loses its contents at
 //! reboot, which would make a file encrypted under a keyring-held key unreadable, and in
 //! containers its first write in a process can fail with "access denied".)
@@ -28,6 +38,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -41,11 +53,50 @@ use zeroize::Zeroizing;
 use crate::error::{CredentialError, ErrorKind, Result};
 use crate::file::FileKey;
 use crate::model::{Credential, CredentialMetadata};
-use crate::provider::{CredentialProvider, run_blocking};
+use crate::provider::{CredentialProvider, Detached, run_detached};
 use crate::stored::{Stored, json_position, to_json_zeroizing};
 
 /// Default keyring service name.
 pub const DEFAULT_KEYRING_SERVICE: &str = "quip-oomnitza";
+
+/// How long one keyring call (or opening a store with [`connect_store`]) may take before
+/// the keyring is given up on.
+pub const DEFAULT_KEYRING_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Opens a platform keyring store with `connect` (for example
+/// `zbus_secret_service_keyring_store::Store::new`, which connects to the D-Bus session
+/// bus) on a detached thread, and gives up after `timeout`: then the result is
+/// [`ErrorKind::Unavailable`] and a warning is logged; the thread is never waited for. A
+/// store that reports an error is unavailable too (logged at debug level: the normal case
+/// on a machine without a keyring service).
+pub async fn connect_store<S>(
+    timeout: Duration,
+    connect: impl FnOnce() -> keyring_core::Result<Arc<S>> + Send + 'static,
+) -> Result<Arc<CredentialStore>>
+where
+    S: keyring_core::api::CredentialStoreApi + Send + Sync + 'static,
+{
+    const LABEL: &str = "keyring";
+    match run_detached("keyring-connect", timeout, connect).await {
+        Detached::Finished(Ok(store)) => Ok(store as Arc<CredentialStore>),
+        Detached::Finished(Err(e)) => {
+            let reason = describe(&e).unwrap_or_else(|| "unrecognised keyring error".into());
+            tracing::debug!(%reason, "the OS keyring is unavailable");
+            Err(CredentialError::unavailable(LABEL, reason))
+        }
+        Detached::TimedOut => {
+            tracing::warn!(
+                "the OS keyring did not answer within {timeout:?}; going on without it \
+                 (credentials come from the environment and the credential file)"
+            );
+            Err(CredentialError::unavailable(
+                LABEL,
+                format!("did not answer within {timeout:?}"),
+            ))
+        }
+        Detached::Failed(reason) => Err(CredentialError::unavailable(LABEL, reason)),
+    }
+}
 
 /// Credentials in an OS keyring store; see the [module docs](self).
 #[derive(Clone)]
@@ -53,6 +104,10 @@ pub struct KeyringProvider {
     store: Option<Arc<CredentialStore>>,
     unavailable_reason: String,
     service: String,
+    timeout: Duration,
+    /// Set when a call timed out (shared by clones): the store is wedged, later calls
+    /// answer "unavailable" at once.
+    stalled: Arc<AtomicBool>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +125,8 @@ impl KeyringProvider {
             store: Some(store),
             unavailable_reason: String::new(),
             service: DEFAULT_KEYRING_SERVICE.to_owned(),
+            timeout: DEFAULT_KEYRING_TIMEOUT,
+            stalled: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -88,6 +145,8 @@ impl KeyringProvider {
             store: None,
             unavailable_reason: reason.into(),
             service: DEFAULT_KEYRING_SERVICE.to_owned(),
+            timeout: DEFAULT_KEYRING_TIMEOUT,
+            stalled: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -95,6 +154,14 @@ impl KeyringProvider {
     #[must_use]
     pub fn with_service(mut self, service: impl Into<String>) -> Self {
         self.service = service.into();
+        self
+    }
+
+    /// How long one call may take before the keyring is given up on (default
+    /// [`DEFAULT_KEYRING_TIMEOUT`]); see the [module docs](self).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -107,6 +174,47 @@ impl KeyringProvider {
         self.store
             .as_ref()
             .ok_or_else(|| CredentialError::unavailable(self.label(), &self.unavailable_reason))
+    }
+
+    /// Runs `work` (blocking keyring access) on a detached thread, within the timeout.
+    async fn call<T: Send + 'static>(
+        &self,
+        name: &str,
+        work: impl FnOnce(&Self) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.store()?;
+        if self.stalled.load(Ordering::Acquire) {
+            return Err(CredentialError::unavailable(
+                self.label(),
+                format!(
+                    "skipped: an earlier call did not answer within {:?}",
+                    self.timeout
+                ),
+            ));
+        }
+        let this = self.clone();
+        match run_detached("keyring", self.timeout, move || work(&this)).await {
+            Detached::Finished(result) => result,
+            Detached::TimedOut => {
+                if !self.stalled.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        credential = %name,
+                        "the OS keyring did not answer within {:?}; skipping it from now on \
+                         and going on with the next credential provider",
+                        self.timeout
+                    );
+                }
+                Err(CredentialError::unavailable(
+                    self.label(),
+                    format!("did not answer within {:?}", self.timeout),
+                ))
+            }
+            Detached::Failed(reason) => Err(ErrorKind::Keyring {
+                name: name.to_owned(),
+                reason,
+            }
+            .into()),
+        }
     }
 
     fn entry(&self, service: &str, user: &str) -> Result<Entry> {
@@ -231,12 +339,13 @@ impl KeyringProvider {
     /// use. Lets the credential file be opened without a passphrase on machines that have
     /// a keyring.
     pub async fn file_key(&self, id: &str) -> Result<FileKey> {
-        let this = self.clone();
-        let id = id.to_owned();
-        run_blocking(self.label(), move || this.file_key_blocking(&id)).await
+        let owned = id.to_owned();
+        self.call(id, move |this| this.file_key_blocking(&owned))
+            .await
     }
 
-    /// Blocking form of [`KeyringProvider::file_key`].
+    /// Blocking form of [`KeyringProvider::file_key`], on the calling thread and without
+    /// the timeout.
     pub fn file_key_blocking(&self, id: &str) -> Result<FileKey> {
         let entry = self.entry(&format!("{}#file-key", self.service), id)?;
         match entry.get_password() {
@@ -298,7 +407,8 @@ fn describe(error: &keyring_core::Error) -> Option<String> {
 impl fmt::Debug for KeyringProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("KeyringProvider");
-        d.field("service", &self.service);
+        d.field("service", &self.service)
+            .field("timeout", &self.timeout);
         match &self.store {
             Some(store) => d.field("store", &store.vendor()),
             None => d.field("unavailable", &self.unavailable_reason),
@@ -314,30 +424,26 @@ impl CredentialProvider for KeyringProvider {
     }
 
     async fn get(&self, name: &str) -> Result<Credential> {
-        self.store()?;
-        let this = self.clone();
-        let name = name.to_owned();
-        run_blocking(self.label(), move || this.read_blocking(&name)).await
+        let owned = name.to_owned();
+        self.call(name, move |this| this.read_blocking(&owned))
+            .await
     }
 
     async fn put(&self, credential: &Credential) -> Result<()> {
-        self.store()?;
-        let this = self.clone();
         let credential = credential.clone();
-        run_blocking(self.label(), move || this.put_blocking(&credential)).await
+        let name = credential.name().to_owned();
+        self.call(&name, move |this| this.put_blocking(&credential))
+            .await
     }
 
     async fn delete(&self, name: &str) -> Result<()> {
-        self.store()?;
-        let this = self.clone();
-        let name = name.to_owned();
-        run_blocking(self.label(), move || this.delete_blocking(&name)).await
+        let owned = name.to_owned();
+        self.call(name, move |this| this.delete_blocking(&owned))
+            .await
     }
 
     async fn list(&self) -> Result<Vec<CredentialMetadata>> {
-        self.store()?;
-        let this = self.clone();
-        run_blocking(self.label(), move || this.list_blocking()).await
+        self.call("index", Self::list_blocking).await
     }
 
     async fn rotate_secret(

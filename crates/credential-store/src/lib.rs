@@ -12,9 +12,11 @@
 //!   [`ErrorKind::NotFound`] / [`ErrorKind::Unavailable`] falling through a [`Chain`] and
 //!   any other error stopping it (cargo's credential-provider model).
 //! - Providers: [`EnvProvider`] (read-only, `QUIP_OOMNITZA_CRED_<NAME>`),
-//!   [`KeyringProvider`] (keyring-core; unavailable on machines without a keyring),
+//!   [`KeyringProvider`] (keyring-core; unavailable on machines without a keyring, and
+//!   for the rest of the process after a call that did not answer within its timeout),
 //!   [`FileProvider`] (XChaCha20-Poly1305, Argon2id or raw key, authenticated versioned
-//!   header, 0600, atomic and locked writes, passphrase rotation), and
+//!   header, 0600, atomic and locked writes, passphrase rotation, new passphrases of at
+//!   least [`file::MIN_PASSPHRASE_CHARS`] characters), and
 //!   [`DatabaseProvider`] over a [`CredentialDatabase`] that the cloud store implements,
 //!   with envelope encryption by [`SealedSecret`] under a [`MasterKey`].
 //!
@@ -96,6 +98,11 @@ pub use model::{
 pub use oauth2::OAuth2;
 pub use provider::CredentialProvider;
 pub use sealed::{MasterKey, SealedSecret};
+
+/// The `tracing` target of warnings about the safety of stored secrets (for example a
+/// credential file that other users could read, and was made private). Applications should
+/// keep this target at `warn` even when they are told to be quiet: the admin needs to know.
+pub const SECURITY_LOG_TARGET: &str = "credential_store::security";
 
 /// Re-exported so users name the same `secrecy` version.
 pub use secrecy;

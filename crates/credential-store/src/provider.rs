@@ -47,8 +47,8 @@ pub trait CredentialProvider: Send + Sync {
     }
 }
 
-/// Runs blocking provider work (file locks, Argon2, keyring calls) off the async
-/// executor.
+/// Runs blocking provider work that always finishes (file locks, Argon2) off the async
+/// executor. Work that may never return (keyring calls) uses [`run_detached`].
 pub(crate) async fn run_blocking<T: Send + 'static>(
     label: String,
     task: impl FnOnce() -> Result<T> + Send + 'static,
@@ -63,4 +63,42 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
             .into()
         })
         .and_then(|r| r)
+}
+
+/// How [`run_detached`] ended.
+pub(crate) enum Detached<T> {
+    /// The work returned this.
+    Finished(T),
+    /// It did not return within the timeout; its thread is left behind, never joined.
+    TimedOut,
+    /// Its thread could not start, or panicked.
+    Failed(String),
+}
+
+/// Runs blocking work that may never return (a keyring call into a D-Bus session that
+/// accepts and never answers) on a thread of its own and gives up waiting after `timeout`.
+///
+/// The thread is detached: after the timeout nothing waits for it, so it cannot hold the
+/// process open (tokio's blocking pool, by contrast, is waited for when the runtime shuts
+/// down). Its late result is dropped.
+pub(crate) async fn run_detached<T: Send + 'static>(
+    name: &str,
+    timeout: std::time::Duration,
+    task: impl FnOnce() -> T + Send + 'static,
+) -> Detached<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            // The receiver is gone after a timeout; the result is dropped with it.
+            let _ = tx.send(task());
+        });
+    if let Err(e) = spawned {
+        return Detached::Failed(format!("cannot start a thread: {e}"));
+    }
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(value)) => Detached::Finished(value),
+        Ok(Err(_)) => Detached::Failed("the call panicked".to_owned()),
+        Err(_) => Detached::TimedOut,
+    }
 }

@@ -8,19 +8,27 @@
 //! Writes are atomic (temporary file in the same directory, fsync, rename, fsync of the
 //! directory) and happen under an exclusive advisory lock on a sidecar `<file>.lock`, so
 //! concurrent writers — threads or processes — never lose an update or leave a partial
-//! file. The file and the lock file are created with mode 0600.
+//! file. The file and the lock file are created with mode 0600; a credential file found
+//! readable by group or others is changed to 0600 when it is read, with a warning on the
+//! [`SECURITY_LOG_TARGET`](crate::SECURITY_LOG_TARGET) log target (or, if its mode cannot
+//! be changed, refused with [`ErrorKind::Permissions`]).
+//!
+//! New passphrases — the one a new file is created under, and the one
+//! [`FileProvider::rotate_passphrase`] moves to — must have at least
+//! [`MIN_PASSPHRASE_CHARS`] characters and must not be blank ([`ErrorKind::WeakPassphrase`],
+//! nothing written). Files created under a shorter passphrase before this rule keep opening.
 
 pub mod format;
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -30,6 +38,40 @@ use crate::provider::{CredentialProvider, run_blocking};
 use crate::stored::{Stored, json_position, to_json_zeroizing};
 pub use format::KdfParams;
 use format::{FileSecret, Header, Kdf};
+
+/// The fewest characters (Unicode scalar values) a new passphrase may have.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// Checks a passphrase that is about to protect a new or re-encrypted credential file:
+/// `Err` with the reason (never the passphrase) when it is blank or shorter than
+/// [`MIN_PASSPHRASE_CHARS`]. [`FileProvider`] applies the same rule before it writes; call
+/// this to refuse early with a message of your own.
+///
+/// ```
+/// use credential_store::file::check_new_passphrase;
+/// use secrecy::SecretString;
+///
+/// assert!(check_new_passphrase(&SecretString::from("")).is_err());
+/// assert!(check_new_passphrase(&SecretString::from("short")).is_err());
+/// assert!(check_new_passphrase(&SecretString::from("correct horse battery staple")).is_ok());
+/// ```
+pub fn check_new_passphrase(passphrase: &SecretString) -> std::result::Result<(), String> {
+    let text = passphrase.expose_secret();
+    if text.trim().is_empty() {
+        return Err(if text.is_empty() {
+            "it is empty".to_owned()
+        } else {
+            "it is only white space".to_owned()
+        });
+    }
+    let chars = text.chars().count();
+    if chars < MIN_PASSPHRASE_CHARS {
+        return Err(format!(
+            "it has {chars} characters; new passphrases need at least {MIN_PASSPHRASE_CHARS}"
+        ));
+    }
+    Ok(())
+}
 
 /// The key that opens a credential file: a passphrase (stretched with Argon2id) or a raw
 /// 32-byte key. `Debug` shows only which of the two it is.
@@ -51,6 +93,20 @@ impl FileKey {
     /// A raw key (see [`KeyringProvider::file_key`](crate::KeyringProvider::file_key)).
     pub fn raw(key: [u8; 32]) -> Self {
         Self(KeyMaterial::Raw(Box::new(Zeroizing::new(key))))
+    }
+
+    /// Refuses a weak passphrase about to protect `path` (raw keys are always accepted).
+    fn check_new(&self, path: &Path) -> Result<()> {
+        match &self.0 {
+            KeyMaterial::Passphrase(p) => check_new_passphrase(p).map_err(|reason| {
+                ErrorKind::WeakPassphrase {
+                    path: path.to_owned(),
+                    reason,
+                }
+                .into()
+            }),
+            KeyMaterial::Raw(_) => Ok(()),
+        }
     }
 
     /// The key derivation to record for a new file.
@@ -204,8 +260,8 @@ impl FileProvider {
     /// Reads and decrypts the file with `key` (`None` if it does not exist).
     fn load(&self, key: &FileKey, use_cache: bool) -> Result<Loaded> {
         let path = &self.inner.path;
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
+        let mut file = match File::open(path) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(Loaded {
                     header: None,
@@ -215,7 +271,10 @@ impl FileProvider {
             }
             Err(e) => return Err(CredentialError::io(path, e)),
         };
-        warn_if_readable_by_others(path);
+        restrict_permissions(path, &file)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| CredentialError::io(path, e))?;
         let header = format::parse_header(path, &bytes)?;
         let secret = self.secret_for(key, &header, use_cache)?;
         let plain = format::decrypt(path, &bytes, &header, &secret)?;
@@ -249,6 +308,7 @@ impl FileProvider {
         let (kdf, salt, secret) = if let Some((header, secret)) = previous {
             (header.kdf, header.salt, secret.clone())
         } else {
+            key.check_new(&self.inner.path)?;
             let kdf = key.kdf(self.inner.params);
             let salt = format::random_salt();
             let secret = key.derive(&self.inner.path, &kdf, &salt)?;
@@ -379,6 +439,9 @@ impl FileProvider {
         new: impl Into<FileKey>,
     ) -> Result<()> {
         let (old, new) = (old.into(), new.into());
+        // Before anything else, so a refused passphrase leaves the file and the provider
+        // exactly as they were.
+        new.check_new(&self.inner.path)?;
         with_lock(&self.inner.lock_path, true, || {
             let loaded = self.load(&old, false)?;
             if loaded.header.is_some() {
@@ -525,21 +588,81 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn warn_if_readable_by_others(path: &Path) {
+/// Makes an open credential file private: a file that group or others may access (a copy
+/// made with a loose umask, an archive restored without modes) is changed to 0600 on the
+/// spot, through the open handle, with a warning on the security log target that
+/// applications keep visible even when asked to be quiet; one whose mode cannot be changed
+/// is refused. (Whoever could read it had only ciphertext, but that is what an offline
+/// passphrase guess needs.)
+fn restrict_permissions(path: &Path, file: &File) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        if let Ok(meta) = fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    path = %path.display(),
-                    mode = format!("{mode:o}"),
-                    "credential file is accessible by other users; it will be rewritten with mode 600 on the next change"
-                );
-            }
+        let meta = file.metadata().map_err(|e| CredentialError::io(path, e))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            file.set_permissions(fs::Permissions::from_mode(0o600))
+                .map_err(|source| ErrorKind::Permissions {
+                    path: path.to_owned(),
+                    mode,
+                    source,
+                })?;
+            tracing::warn!(
+                target: crate::SECURITY_LOG_TARGET,
+                path = %path.display(),
+                "credential file {} had mode {mode:o}, so other users could read it; changed it to 600",
+                path.display()
+            );
         }
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (path, file);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::model::{CredentialKind, Placement};
+
+    /// A file written under a passphrase shorter than today's minimum (as older versions
+    /// allowed) still opens, and keeps its passphrase through later writes: the rule is
+    /// for new passphrases only.
+    #[test]
+    fn files_under_short_passphrases_keep_opening_and_accept_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.qoc");
+        let short = SecretString::from("hunter2");
+        let params = KdfParams::new(8, 1, 1).unwrap();
+        let kdf = Kdf::Argon2id(params);
+        let salt = format::random_salt();
+        let secret = format::derive_from_passphrase(&short, &params, &salt).unwrap();
+        let kind = CredentialKind::api_key(
+            "Authorization2",
+            Placement::Header,
+            None,
+            SecretString::from("old-token"),
+        )
+        .unwrap();
+        let credential = Credential::new("oomnitza", "it-ops", kind).unwrap();
+        let body = Body {
+            credentials: vec![Stored::from_credential(&credential)],
+        };
+        fs::write(
+            &path,
+            format::encode(kdf, salt, &secret, to_json_zeroizing(&body)),
+        )
+        .unwrap();
+
+        let file = FileProvider::with_kdf(&path, short.clone(), params);
+        assert_eq!(file.get_blocking("oomnitza").unwrap().owner(), "it-ops");
+        let kind = CredentialKind::api_key("Authorization", Placement::Header, None, short.clone())
+            .unwrap();
+        file.put_blocking(&Credential::new("quip", "it-ops", kind).unwrap())
+            .unwrap();
+        let again = FileProvider::with_kdf(&path, short, params);
+        assert_eq!(again.list_blocking().unwrap().len(), 2);
+    }
 }

@@ -9,7 +9,11 @@ use secrecy::SecretString;
 use crate::{CANARY, api_key, assert_no_canary, cheap_kdf};
 
 fn file_with(path: &std::path::Path, creds: &[(&str, &str)]) -> FileProvider {
-    let file = FileProvider::with_kdf(path, SecretString::from("pw"), cheap_kdf());
+    let file = FileProvider::with_kdf(
+        path,
+        SecretString::from("chain test passphrase"),
+        cheap_kdf(),
+    );
     for (name, secret) in creds {
         file.put_blocking(&api_key(name, "file-owner", secret))
             .unwrap();
@@ -118,7 +122,7 @@ async fn corrupt_file_stops_the_chain_with_its_own_error() {
         .with(EnvProvider::from_vars([("QUIP_OOMNITZA_CRED_QUIP", "env")]))
         .with(FileProvider::with_kdf(
             &path,
-            SecretString::from("pw"),
+            SecretString::from("chain test passphrase"),
             cheap_kdf(),
         ));
     assert_eq!(chain.get("quip").await.unwrap().header().unwrap().1, "env");

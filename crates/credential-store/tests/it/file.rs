@@ -270,10 +270,20 @@ async fn files_are_private_and_writes_leave_no_temporary_files() {
     assert_eq!(mode(file.lock_path()), 0o600);
     assert_eq!(mode(path.parent().unwrap()), 0o700);
 
-    // A file someone loosened is tightened by the next write.
+    // A file someone loosened is tightened by the next read, writes included.
+    for loose in [0o644, 0o640, 0o604, 0o666] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
+        assert_eq!(file.list().await.unwrap().len(), 1);
+        assert_eq!(mode(&path), 0o600, "{loose:o} after a read");
+    }
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     file.put(&api_key("k2", "o", "s")).await.unwrap();
     assert_eq!(mode(&path), 0o600);
+    // Tighter than 0600 is left alone.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    assert_eq!(file.get("k2").await.unwrap().name(), "k2");
+    assert_eq!(mode(&path), 0o400);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     let entries: BTreeSet<String> = std::fs::read_dir(path.parent().unwrap())
         .unwrap()
@@ -448,4 +458,58 @@ fn two_processes_lose_no_update() {
     for tag in ["p1", "p2", "parent"] {
         assert!(names.contains(&format!("{tag}-19")), "{tag} missing");
     }
+}
+
+#[tokio::test]
+async fn blank_and_short_new_passphrases_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.qoc");
+    for (weak, reason) in [
+        ("", "empty"),
+        ("   \t ", "white space"),
+        ("eleven-char", "11 characters"),
+        ("ééééééééééé", "11 characters"),
+    ] {
+        // Creating a file under it: refused, and no file appears.
+        let file = FileProvider::with_kdf(&path, SecretString::from(weak), cheap_kdf());
+        let err = file.put(&api_key("k", "o", CANARY)).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::WeakPassphrase { .. }),
+            "{weak:?}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains(reason), "{weak:?}: {text}");
+        assert!(text.contains("credentials.qoc"), "{text}");
+        assert!(!path.exists(), "{weak:?} created a file");
+    }
+    // Twelve characters are enough (counted as characters, not bytes).
+    let twelve = SecretString::from("éééééééééééé");
+    FileProvider::with_kdf(&path, twelve.clone(), cheap_kdf())
+        .put(&api_key("k", "o", CANARY))
+        .await
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+
+    // Rotating to a weak passphrase: refused before anything is read or written; the old
+    // passphrase keeps opening the file, also through the provider that was asked.
+    let before = small_file(&path);
+    let file = provider(&path);
+    for weak in ["", "short"] {
+        let err = file
+            .rotate_passphrase(pass(), SecretString::from(weak))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::WeakPassphrase { .. }),
+            "{err:?}"
+        );
+        assert_no_canary("weak passphrase error", &format!("{err} {err:?}"));
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{weak:?}");
+        assert_eq!(file.get("oomnitza").await.unwrap().name(), "oomnitza");
+        assert_eq!(provider(&path).list().await.unwrap().len(), 1);
+    }
+    // Raw keys have no length rule.
+    file.rotate_passphrase(pass(), FileKey::raw([5; 32]))
+        .await
+        .unwrap();
 }

@@ -1,9 +1,15 @@
+use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use credential_store::{CredentialProvider, ErrorKind, FileProvider, KeyringProvider};
+use credential_store::keyring::connect_store;
+use credential_store::{Chain, CredentialProvider, ErrorKind, FileProvider, KeyringProvider};
+use keyring_core::api::CredentialStoreApi;
 use keyring_core::{CredentialStore, Entry, mock};
+use secrecy::SecretString;
 
-use crate::{CANARY, api_key, assert_no_canary};
+use crate::{CANARY, api_key, assert_no_canary, cheap_kdf};
 
 fn mock_store() -> Arc<CredentialStore> {
     mock::Store::new().unwrap()
@@ -147,4 +153,133 @@ async fn default_store_is_used_when_set() {
     keyring.put(&api_key("quip", "o", "s")).await.unwrap();
     assert_eq!(keyring.get("quip").await.unwrap().name(), "quip");
     keyring_core::unset_default_store();
+}
+
+/// A keyring store whose every call blocks for ever: the Secret Service behind a D-Bus
+/// session bus that accepts connections and never answers.
+#[derive(Debug)]
+struct Wedged;
+
+fn block_for_ever() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
+impl CredentialStoreApi for Wedged {
+    fn vendor(&self) -> String {
+        "wedged test store".to_owned()
+    }
+
+    fn id(&self) -> String {
+        "wedged".to_owned()
+    }
+
+    fn build(
+        &self,
+        _service: &str,
+        _user: &str,
+        _modifiers: Option<&HashMap<&str, &str>>,
+    ) -> keyring_core::Result<Entry> {
+        block_for_ever()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+const SHORT: Duration = Duration::from_millis(200);
+
+/// (Each test returning at all shows that no stuck thread is ever joined: the threads
+/// are still parked when the test's runtime shuts down.)
+#[tokio::test]
+async fn a_keyring_that_never_answers_times_out_and_is_skipped_from_then_on() {
+    let keyring = KeyringProvider::new(Arc::new(Wedged)).with_timeout(SHORT);
+    let err = keyring.get("quip").await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(err.falls_through());
+    assert!(
+        err.to_string().contains("did not answer within 200ms"),
+        "{err}"
+    );
+
+    // Later calls, clones included, do not queue up behind the stuck one.
+    let clone = keyring.clone();
+    for err in [
+        keyring
+            .put(&api_key("quip", "o", CANARY))
+            .await
+            .unwrap_err(),
+        keyring.delete("quip").await.unwrap_err(),
+        clone.list().await.unwrap_err(),
+        clone.file_key("main").await.unwrap_err(),
+    ] {
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(err.to_string().contains("skipped"), "{err}");
+        assert_no_canary("keyring timeout error", &format!("{err} {err:?}"));
+    }
+}
+
+#[tokio::test]
+async fn the_chain_goes_on_past_a_keyring_that_never_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = FileProvider::with_kdf(
+        dir.path().join("c.qoc"),
+        SecretString::from("chain test passphrase"),
+        cheap_kdf(),
+    );
+    file.put_blocking(&api_key("quip", "o", CANARY)).unwrap();
+    for first in ["get", "list", "put"] {
+        let chain = Chain::new()
+            .with(KeyringProvider::new(Arc::new(Wedged)).with_timeout(SHORT))
+            .with(file.clone());
+        // Whichever call meets the stuck keyring first, every call is answered.
+        match first {
+            "get" => {}
+            "list" => assert_eq!(chain.list().await.unwrap().len(), 1),
+            _ => chain.put(&api_key("other", "o", "s")).await.unwrap(),
+        }
+        let (cred, source) = chain.get_with_source("quip").await.unwrap();
+        assert_eq!(cred.header().unwrap().1, CANARY);
+        assert!(source.starts_with("file "), "{source}");
+        let names: Vec<String> = chain
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert!(names.contains(&"quip".to_owned()), "{names:?}");
+    }
+    // The writes went to the file.
+    assert_eq!(file.get("other").await.unwrap().name(), "other");
+}
+
+#[tokio::test]
+async fn connecting_to_a_keyring_that_never_answers_times_out() {
+    let err = connect_store(SHORT, || -> keyring_core::Result<Arc<Wedged>> {
+        block_for_ever()
+    })
+    .await
+    .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(err.to_string().contains("did not answer"), "{err}");
+
+    // A store that reports an error is unavailable too; one that opens is usable.
+    let err = connect_store(SHORT, || -> keyring_core::Result<Arc<Wedged>> {
+        Err(keyring_core::Error::NoStorageAccess(Box::new(
+            std::io::Error::other("no session bus"),
+        )))
+    })
+    .await
+    .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(err.to_string().contains("no session bus"), "{err}");
+    let store = connect_store(Duration::from_secs(600), mock::Store::new)
+        .await
+        .unwrap();
+    let keyring = KeyringProvider::new(store);
+    keyring.put(&api_key("quip", "o", CANARY)).await.unwrap();
+    assert_eq!(keyring.get("quip").await.unwrap().name(), "quip");
 }
