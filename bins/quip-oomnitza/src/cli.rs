@@ -29,6 +29,17 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// How long the OS keyring may take to answer (connecting, and each lookup) before it
+    /// is skipped with a warning and the next credential provider is asked.
+    #[arg(
+        long,
+        global = true,
+        env = "QUIP_OOMNITZA_KEYRING_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "3s",
+        value_parser = sync_runtime::config::parse_duration
+    )]
+    pub keyring_timeout: std::time::Duration,
 }
 
 /// Log output format.
@@ -199,8 +210,8 @@ pub struct CredentialRotateArgs {
     /// Read the new secret from this environment variable instead of stdin.
     #[arg(long, value_name = "VAR")]
     pub from_env: Option<String>,
-    /// Re-encrypt the credential file under a new passphrase
-    /// (read from QUIP_OOMNITZA_NEW_PASSPHRASE).
+    /// Re-encrypt the credential file under a new passphrase of at least 12 characters
+    /// (read from QUIP_OOMNITZA_NEW_PASSPHRASE, or typed twice, not shown, on a terminal).
     #[arg(long, conflicts_with = "name")]
     pub passphrase: bool,
 }

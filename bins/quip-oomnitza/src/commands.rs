@@ -2,9 +2,11 @@
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
-use secrecy::SecretString;
+use credential_store::{CredentialError, ErrorKind, KeyringProvider};
+use secrecy::{ExposeSecret as _, SecretString};
 use sync_engine::SessionReport;
 use sync_runtime::credentials::{self, LocalStore};
 use sync_runtime::{Config, Integration, RunOptions, RuntimeError, Schedule, StateDir};
@@ -15,6 +17,10 @@ use crate::cli::{
 };
 use crate::exit;
 use crate::progress::Bars;
+use crate::prompt;
+
+/// The variable `credentials rotate --passphrase` reads the new passphrase from.
+const NEW_PASSPHRASE_VAR: &str = "QUIP_OOMNITZA_NEW_PASSPHRASE";
 
 /// A configuration or usage problem: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +31,7 @@ pub struct UsageError(pub String);
 pub struct Context {
     state_dir: Option<PathBuf>,
     quiet: bool,
+    keyring_timeout: Duration,
 }
 
 impl Context {
@@ -33,6 +40,7 @@ impl Context {
         Context {
             state_dir: cli.state_dir.clone(),
             quiet: cli.quiet,
+            keyring_timeout: cli.keyring_timeout,
         }
     }
 
@@ -53,8 +61,24 @@ impl Context {
 
     /// The local credential store for this state directory.
     pub fn store(&self) -> anyhow::Result<LocalStore> {
-        Ok(LocalStore::open(self.state()?.path()))
+        Ok(self.store_in(&self.state()?))
     }
+
+    /// The local credential store of `state`, its keyring calls limited to
+    /// `--keyring-timeout`.
+    fn store_in(&self, state: &StateDir) -> LocalStore {
+        let keyring = KeyringProvider::from_default_store().with_timeout(self.keyring_timeout);
+        LocalStore::open_with_keyring(state.path(), keyring)
+    }
+}
+
+/// Credential-store errors that are the admin's to fix, not failures: a passphrase too weak
+/// for a new file, a credential file whose loose mode cannot be fixed.
+fn is_credential_usage_error(error: &CredentialError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::WeakPassphrase { .. } | ErrorKind::Permissions { .. }
+    )
 }
 
 /// Exit code for an error that ended a command.
@@ -77,8 +101,20 @@ pub fn exit_code_for(e: &anyhow::Error) -> u8 {
         {
             return exit::USAGE;
         }
-        if let Some(sync_runtime::credentials::StoreError::Exists(_)) =
-            cause.downcast_ref::<sync_runtime::credentials::StoreError>()
+        match cause.downcast_ref::<sync_runtime::credentials::StoreError>() {
+            Some(
+                sync_runtime::credentials::StoreError::Exists(_)
+                | sync_runtime::credentials::StoreError::NoPassphrase(_),
+            ) => return exit::USAGE,
+            Some(sync_runtime::credentials::StoreError::Credential(c))
+                if is_credential_usage_error(c) =>
+            {
+                return exit::USAGE;
+            }
+            _ => {}
+        }
+        if let Some(c) = cause.downcast_ref::<CredentialError>()
+            && is_credential_usage_error(c)
         {
             return exit::USAGE;
         }
@@ -100,7 +136,7 @@ async fn load(
 ) -> anyhow::Result<(Config, StateDir, Integration)> {
     let config = Config::load(path)?;
     let state = ctx.state()?;
-    let store = LocalStore::open(state.path());
+    let store = ctx.store_in(&state);
     let connected = sync_runtime::connectors::build(&config, &store).await?;
     Ok((config, state, connected.integration))
 }
@@ -234,26 +270,67 @@ pub async fn sandbox(_ctx: &Context, args: &SandboxArgs) -> anyhow::Result<u8> {
 
 fn read_secret(from_env: Option<&str>) -> anyhow::Result<SecretString> {
     let text = if let Some(var) = from_env {
-        std::env::var(var)
-            .map_err(|_| UsageError(format!("environment variable {var} is not set")))?
+        SecretString::from(
+            std::env::var(var)
+                .map_err(|_| UsageError(format!("environment variable {var} is not set")))?,
+        )
+    } else if std::io::stdin().is_terminal() {
+        // Typed or pasted at a terminal: one line, not echoed.
+        prompt::read_hidden_line("paste the secret (it is not shown), then press Enter: ")
+            .context("cannot read the secret from the terminal")?
     } else {
-        if std::io::stdin().is_terminal() {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("paste the secret, then press Enter and Ctrl-D:");
-            }
-        }
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
             .context("cannot read the secret from stdin")?;
-        s
+        SecretString::from(s)
     };
-    let trimmed = text.trim().to_owned();
+    let trimmed = text.expose_secret().trim();
     if trimmed.is_empty() {
         bail!(UsageError("the secret is empty".to_owned()));
     }
-    Ok(SecretString::from(trimmed))
+    Ok(SecretString::from(trimmed.to_owned()))
+}
+
+/// The new passphrase for `credentials rotate --passphrase`: from
+/// `QUIP_OOMNITZA_NEW_PASSPHRASE`, or typed twice (not shown) when that is unset and stdin
+/// is a terminal. A blank or short one is a usage error, before the file is touched.
+fn read_new_passphrase() -> anyhow::Result<SecretString> {
+    let new = match std::env::var(NEW_PASSPHRASE_VAR) {
+        Ok(value) => SecretString::from(value),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            bail!(UsageError(format!(
+                "{NEW_PASSPHRASE_VAR} is not valid UTF-8"
+            )))
+        }
+        Err(std::env::VarError::NotPresent) if std::io::stdin().is_terminal() => {
+            let first = prompt::read_hidden_line(&format!(
+                "new passphrase (at least {} characters, not shown): ",
+                credential_store::file::MIN_PASSPHRASE_CHARS
+            ))
+            .context("cannot read the new passphrase from the terminal")?;
+            credential_store::file::check_new_passphrase(&first)
+                .map_err(|reason| UsageError(format!("new passphrase refused: {reason}")))?;
+            let again = prompt::read_hidden_line("the new passphrase again: ")
+                .context("cannot read the new passphrase from the terminal")?;
+            if first.expose_secret() != again.expose_secret() {
+                bail!(UsageError(
+                    "the two passphrases differ; the credential file is unchanged".to_owned()
+                ));
+            }
+            first
+        }
+        Err(std::env::VarError::NotPresent) => bail!(UsageError(format!(
+            "set {NEW_PASSPHRASE_VAR} to the new passphrase (at least {} characters)",
+            credential_store::file::MIN_PASSPHRASE_CHARS
+        ))),
+    };
+    credential_store::file::check_new_passphrase(&new).map_err(|reason| {
+        UsageError(format!(
+            "{NEW_PASSPHRASE_VAR} refused: {reason}; the credential file is unchanged"
+        ))
+    })?;
+    Ok(new)
 }
 
 /// `credentials ...`
@@ -292,17 +369,31 @@ async fn add_credential(store: &LocalStore, args: &CredentialAddArgs) -> anyhow:
     };
     let meta = store
         .add_api_key(&args.name, &args.owner, &token_name, prefix, secret)
-        .await?;
+        .await
+        .map_err(|e| {
+            let weak = matches!(
+                &e,
+                sync_runtime::credentials::StoreError::Credential(c)
+                    if matches!(c.kind(), ErrorKind::WeakPassphrase { .. })
+            );
+            let e = anyhow::Error::new(e);
+            if weak {
+                e.context(format!(
+                    "{} cannot protect a new credential file",
+                    credentials::PASSPHRASE_VAR
+                ))
+            } else {
+                e
+            }
+        })?;
     out(&format!("stored {}", credentials::describe(&meta)));
     Ok(exit::OK)
 }
 
 async fn rotate_credential(store: &LocalStore, args: &CredentialRotateArgs) -> anyhow::Result<u8> {
     if args.passphrase {
-        let new = std::env::var("QUIP_OOMNITZA_NEW_PASSPHRASE").map_err(|_| {
-            UsageError("set QUIP_OOMNITZA_NEW_PASSPHRASE to the new passphrase".to_owned())
-        })?;
-        store.rotate_passphrase(SecretString::from(new)).await?;
+        let new = read_new_passphrase()?;
+        store.rotate_passphrase(new).await?;
         out(
             "credential file re-encrypted under the new passphrase; set QUIP_OOMNITZA_PASSPHRASE to it from now on",
         );

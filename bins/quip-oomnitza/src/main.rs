@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod demo;
 mod progress;
+mod prompt;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -61,7 +62,7 @@ async fn run(cli: Cli) -> u8 {
         cli.command,
         Command::Validate(_) | Command::Plan(_) | Command::Run(_) | Command::Credentials(_)
     ) {
-        install_keyring().await;
+        install_keyring(cli.keyring_timeout).await;
     }
     let ctx = commands::Context::new(&cli);
     let result = match cli.command {
@@ -82,25 +83,32 @@ async fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Makes the OS keyring the credential chain's keyring store, when this machine has one.
+/// Makes the OS keyring the credential chain's keyring store, when this machine has one
+/// that answers within `timeout`. (A session bus that accepts and never answers would
+/// otherwise hang every command; the connection attempt is then left behind on its own
+/// thread, never waited for, and the chain goes on without the keyring, with a warning.)
 #[cfg(target_os = "linux")]
-async fn install_keyring() {
+async fn install_keyring(timeout: std::time::Duration) {
     // Without a session bus (servers, containers, CI) there is no Secret Service to ask.
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         tracing::debug!("no D-Bus session: the OS keyring is unavailable");
         return;
     }
-    let store = tokio::task::spawn_blocking(zbus_secret_service_keyring_store::Store::new).await;
-    match store {
-        Ok(Ok(store)) => keyring_core::set_default_store(store),
-        Ok(Err(e)) => tracing::debug!(error = %e, "the OS keyring is unavailable"),
-        Err(e) => tracing::debug!(error = %e, "the OS keyring check did not finish"),
+    let connected = credential_store::keyring::connect_store(
+        timeout,
+        zbus_secret_service_keyring_store::Store::new,
+    )
+    .await;
+    match connected {
+        Ok(store) => keyring_core::set_default_store(store),
+        // Already logged (a timeout as a warning).
+        Err(e) => tracing::debug!(error = %e, "going on without the OS keyring"),
     }
 }
 
 /// No OS keyring store is wired in on this platform yet.
 #[cfg(not(target_os = "linux"))]
-async fn install_keyring() {}
+async fn install_keyring(_timeout: std::time::Duration) {}
 
 fn report_error(e: &anyhow::Error) {
     use std::fmt::Write as _;
@@ -119,8 +127,10 @@ fn report_error(e: &anyhow::Error) {
 }
 
 fn init_logging(cli: &Cli) {
+    let quiet = format!("error,{}=warn", credential_store::SECURITY_LOG_TARGET);
     let default = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
+        // --quiet keeps warnings about exposed secrets (docs/credentials.md).
+        (true, _) => quiet.as_str(),
         (false, 0) => "warn",
         (false, 1) => {
             "info,quip_client=debug,oomnitza_client=debug,sync_engine=debug,sync_runtime=debug"

@@ -50,15 +50,20 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// The chain for `state_dir`, with the file provider when a passphrase is set.
+    /// The chain for `state_dir`, with the file provider when a passphrase is set, and the
+    /// keyring-core default store (if the application set one) as the OS keyring.
     pub fn open(state_dir: &Path) -> Self {
+        Self::open_with_keyring(state_dir, KeyringProvider::from_default_store())
+    }
+
+    /// Like [`LocalStore::open`] with this OS keyring provider (for example one with
+    /// another call timeout).
+    pub fn open_with_keyring(state_dir: &Path, keyring: KeyringProvider) -> Self {
         let file_path = state_dir.join("credentials.enc");
         let passphrase = std::env::var(PASSPHRASE_VAR).ok().filter(|p| !p.is_empty());
         let file = passphrase
             .map(|p| Arc::new(FileProvider::new(file_path.clone(), SecretString::from(p))));
-        let mut chain = Chain::new()
-            .with(EnvProvider::new())
-            .with(KeyringProvider::from_default_store());
+        let mut chain = Chain::new().with(EnvProvider::new()).with(keyring);
         if let Some(f) = &file {
             chain = chain.with_shared(f.clone());
         }

@@ -3,6 +3,7 @@
 //! temporary directory and runs the real binary against them, then checks its exit code,
 //! its output and the emulators' state.
 
+mod credential_safety;
 mod credentials;
 mod demo;
 mod failures;
