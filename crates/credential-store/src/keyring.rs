@@ -408,7 +408,11 @@ impl fmt::Debug for KeyringProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("KeyringProvider");
         d.field("service", &self.service)
-            .field("timeout", &self.timeout);
+            .field("timeout", &self.timeout)
+            .field(
+                "stalled",
+                &self.stalled.load(std::sync::atomic::Ordering::Relaxed),
+            );
         match &self.store {
             Some(store) => d.field("store", &store.vendor()),
             None => d.field("unavailable", &self.unavailable_reason),

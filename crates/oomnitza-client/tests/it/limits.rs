@@ -31,7 +31,9 @@ fn people(first: u64, n: u64) -> Value {
 /// A loopback server answering every request with a chunked body that never ends; counts
 /// the bytes it managed to write before the client hung up.
 async fn endless_body() -> (String, Arc<AtomicU64>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let written = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&written);
