@@ -201,6 +201,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     let opts = RunOptions {
         plan,
         allow_deactivations: args.allow_deactivations,
+        ..RunOptions::default()
     };
     let schedule = if args.schedule {
         Some(Schedule::from_section(&config.file.schedule).map_err(UsageError)?)

@@ -117,6 +117,13 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     ));
 
     let state_dir = tempfile::tempdir().context("cannot create a temporary state directory")?;
+    // The demo's own directory: private like every state directory the tool creates.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(state_dir.path(), std::fs::Permissions::from_mode(0o700))
+            .context("cannot make the temporary state directory private")?;
+    }
     let state = StateDir::open(state_dir.path())?;
     let config = Config::parse(Path::new("demo.toml"), demo_config(&sandbox))?;
     let secrets = Secrets {

@@ -2,6 +2,9 @@
 //! exactly one outcome per change.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use compact_str::CompactString;
 use futures::StreamExt as _;
@@ -149,6 +152,113 @@ impl ApplyResult {
     }
 }
 
+/// Write-ahead records of the writes a run sends (sync-safety S15): whatever a later run
+/// relies on is recorded durably before the write it describes is sent, and confirmed after.
+pub trait WriteAhead: Send + Sync {
+    /// Called before `batch` is sent. An error means the intent could not be recorded: the
+    /// batch is not sent (its changes fail with the message) and no further batch starts.
+    fn intend(&self, collection: Collection, batch: &[Change]) -> Result<(), String>;
+
+    /// Called with a batch's outcomes once the target answered. May defer making the
+    /// confirmation durable (an unconfirmed intent is reconciled by the next run).
+    fn confirm(&self, collection: Collection, applied: &[AppliedChange]);
+}
+
+/// A [`WriteAhead`] that records nothing (tests, dry runs, in-memory targets).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoWriteAhead;
+
+impl WriteAhead for NoWriteAhead {
+    fn intend(&self, _: Collection, _: &[Change]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn confirm(&self, _: Collection, _: &[AppliedChange]) {}
+}
+
+/// A request to stop applying (SIGINT, SIGTERM, a cancelled run): no new batch starts once
+/// it is set; batches in flight get [`ApplyControl::grace`] to finish. Cheap to clone
+/// (shared).
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    inner: Arc<StopInner>,
+}
+
+#[derive(Debug, Default)]
+struct StopInner {
+    requested: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stop {
+    /// A stop nobody has requested yet.
+    pub fn new() -> Self {
+        Stop::default()
+    }
+
+    /// Requests the stop (idempotent).
+    pub fn request(&self) {
+        self.inner.requested.store(true, Ordering::SeqCst);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// True once [`Stop::request`] was called.
+    pub fn is_requested(&self) -> bool {
+        self.inner.requested.load(Ordering::SeqCst)
+    }
+
+    /// Completes once the stop is requested (at once when it already was).
+    pub async fn requested(&self) {
+        loop {
+            let notified = self.inner.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_requested() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What an apply reports to and listens for, besides the target.
+#[derive(Clone, Copy)]
+pub struct ApplyControl<'a> {
+    /// Records intents and confirmations around every batch.
+    pub write_ahead: &'a dyn WriteAhead,
+    /// Stops sending new batches when requested.
+    pub stop: &'a Stop,
+    /// How long batches in flight may take to finish once a stop is requested; past it
+    /// they are abandoned (their intents stay unconfirmed for the next run to reconcile).
+    pub grace: Duration,
+}
+
+/// The default wait for batches in flight after a stop request.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+
+impl std::fmt::Debug for ApplyControl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplyControl")
+            .field("stop", &self.stop.is_requested())
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+static NO_WRITE_AHEAD: NoWriteAhead = NoWriteAhead;
+
+impl ApplyControl<'_> {
+    /// No write-ahead records and a stop that is never requested.
+    pub fn none() -> ApplyControl<'static> {
+        static NEVER: std::sync::OnceLock<Stop> = std::sync::OnceLock::new();
+        ApplyControl {
+            write_ahead: &NO_WRITE_AHEAD,
+            stop: NEVER.get_or_init(Stop::new),
+            grace: DEFAULT_STOP_GRACE,
+        }
+    }
+}
+
 /// Splits changes into batches of one kind, at most `size` long, without a key twice.
 fn batches(changes: Vec<Change>, size: usize) -> Vec<Vec<Change>> {
     let mut out: Vec<Vec<Change>> = Vec::new();
@@ -251,6 +361,20 @@ pub async fn apply_plan(
     opts: &ApplyOptions,
     progress: &dyn Progress,
 ) -> ApplyResult {
+    apply_plan_with(plan, target, opts, progress, &ApplyControl::none()).await
+}
+
+/// [`apply_plan`] with write-ahead records and a stop request: `control.write_ahead` hears
+/// of every batch before it is sent and after it is answered; once `control.stop` is
+/// requested no new batch starts, and batches in flight get `control.grace` to finish.
+/// Changes never sent (or abandoned in flight) have no entry in the result.
+pub async fn apply_plan_with(
+    plan: &CollectionPlan,
+    target: &dyn Target,
+    opts: &ApplyOptions,
+    progress: &dyn Progress,
+    control: &ApplyControl<'_>,
+) -> ApplyResult {
     let collection = plan.spec.collection;
     let stage = Stage::Apply(collection);
     let changes = plan.changes(opts.allow_held_deactivations);
@@ -260,21 +384,71 @@ pub async fn apply_plan(
     });
     let spec = &plan.spec;
     let batches = batches(changes, opts.batch_size.max(1));
-    let mut done: Vec<(usize, Vec<AppliedChange>)> =
-        futures::stream::iter(batches.into_iter().enumerate())
-            .map(|(n, batch)| async move {
-                let sent: Vec<Sent> = batch.iter().map(Sent::of).collect();
-                let outcomes = target.apply(spec, batch).await;
-                let applied = reconcile(sent, outcomes, collection);
-                progress.on_event(ProgressEvent::Advanced {
-                    stage,
-                    by: applied.len() as u64,
-                });
-                (n, applied)
-            })
-            .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await;
+    // Set when an intent could not be recorded: no batch after it is sent.
+    let halted = AtomicBool::new(false);
+    let halted = &halted;
+    let stream = futures::stream::iter(batches.into_iter().enumerate())
+        .take_while(move |_| {
+            futures::future::ready(!control.stop.is_requested() && !halted.load(Ordering::SeqCst))
+        })
+        .map(|(n, batch)| async move {
+            let sent: Vec<Sent> = batch.iter().map(Sent::of).collect();
+            if let Err(e) = control.write_ahead.intend(collection, &batch) {
+                halted.store(true, Ordering::SeqCst);
+                tracing::error!(%collection, error = %e, "cannot record the intent of a batch; not sending it");
+                let message = format!("not sent: {e}");
+                let applied = sent
+                    .into_iter()
+                    .map(|c| AppliedChange {
+                        key: c.key,
+                        kind: c.kind,
+                        id: c.id,
+                        result: OutcomeResult::Failed {
+                            message: message.clone(),
+                        },
+                    })
+                    .collect();
+                return (n, applied);
+            }
+            let outcomes = target.apply(spec, batch).await;
+            let applied = reconcile(sent, outcomes, collection);
+            control.write_ahead.confirm(collection, &applied);
+            progress.on_event(ProgressEvent::Advanced {
+                stage,
+                by: applied.len() as u64,
+            });
+            (n, applied)
+        })
+        .buffer_unordered(opts.concurrency.max(1));
+    let mut stream = std::pin::pin!(stream);
+    let mut done: Vec<(usize, Vec<AppliedChange>)> = Vec::new();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let next = if let Some(deadline) = deadline {
+            if let Ok(next) = tokio::time::timeout_at(deadline, stream.next()).await {
+                next
+            } else {
+                tracing::warn!(
+                    %collection, grace = ?control.grace,
+                    "batches still in flight after the stop grace period; abandoning them"
+                );
+                break;
+            }
+        } else {
+            tokio::select! {
+                next = stream.next() => next,
+                () = control.stop.requested() => {
+                    tracing::info!(%collection, "stop requested: no new batches; waiting for those in flight");
+                    deadline = Some(tokio::time::Instant::now() + control.grace);
+                    continue;
+                }
+            }
+        };
+        match next {
+            Some(batch) => done.push(batch),
+            None => break,
+        }
+    }
     done.sort_unstable_by_key(|(n, _)| *n);
     progress.on_event(ProgressEvent::Finished { stage });
 

@@ -140,7 +140,10 @@ pub mod record;
 pub mod report;
 pub mod template;
 
-pub use apply::{AppliedChange, ApplyOptions, ApplyResult, ChangeKind, LedgerEntry, apply_plan};
+pub use apply::{
+    AppliedChange, ApplyControl, ApplyOptions, ApplyResult, ChangeKind, DEFAULT_STOP_GRACE,
+    LedgerEntry, NoWriteAhead, Stop, WriteAhead, apply_plan, apply_plan_with,
+};
 pub use compare::{CompareOptions, values_equal};
 pub use connector::{
     ApiStats, Change, CollectionSpec, ConnectorError, ErrorKind, FieldKind, FieldSpec, NoProgress,
@@ -152,7 +155,7 @@ pub use mapping::{DesiredRecord, FieldExpr, KeyMapping, Mapping, MappingConfig};
 pub use memory::{MemorySource, MemoryTarget, StoredRecord, WriteCounters};
 pub use pipeline::{
     ExecuteOptions, Ledger, MemoryLedger, NoLedger, PlanOptions, PlannedSync, SyncDefinition,
-    SyncOutcome, SyncPolicy,
+    SyncOutcome, SyncPolicy, execute_with,
 };
 pub use plan::{
     Action, CollectionPlan, DeactivatePolicy, DeactivateReason, FieldChange, GuardVerdict,

@@ -14,7 +14,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::apply::{ApplyOptions, ApplyResult, apply_plan};
+use crate::apply::{ApplyControl, ApplyOptions, ApplyResult, apply_plan_with};
 use crate::connector::{ApiStats, Progress, ProgressEvent, Source, Stage, Target};
 use crate::error::{Error, ErrorKind};
 use crate::filter::Filter;
@@ -381,6 +381,19 @@ pub async fn execute(
     opts: &ExecuteOptions,
     progress: &dyn Progress,
 ) -> SyncOutcome {
+    execute_with(planned, target, opts, progress, &ApplyControl::none()).await
+}
+
+/// [`execute`] with write-ahead records and a stop request (see
+/// [`apply_plan_with`](crate::apply::apply_plan_with)). Once the stop is requested, later
+/// collections are not applied; the caller marks the report interrupted.
+pub async fn execute_with(
+    planned: &PlannedSync,
+    target: &dyn Target,
+    opts: &ExecuteOptions,
+    progress: &dyn Progress,
+    control: &ApplyControl<'_>,
+) -> SyncOutcome {
     let plan = &planned.plan;
     let mut report = SessionReport::new(plan.integration.clone(), planned.started_at);
     report.mode.clone_from(&planned.mode);
@@ -396,12 +409,12 @@ pub async fn execute(
         let allow = opts.apply.allow_held_deactivations;
         let mut wrote = false;
         for c in &plan.collections {
-            if !c.has_changes(allow) {
+            if !c.has_changes(allow) || control.stop.is_requested() {
                 report.add_applied(c, &ApplyResult::empty(c.spec.collection), allow);
                 continue;
             }
             wrote = true;
-            let result = apply_plan(c, target, &opts.apply, progress).await;
+            let result = apply_plan_with(c, target, &opts.apply, progress, control).await;
             report.add_applied(c, &result, allow);
             applied.push(result);
         }

@@ -73,22 +73,28 @@ pub enum SessionStatus {
     Held,
     /// A fatal error stopped the run.
     Failed,
+    /// SIGINT or SIGTERM stopped the run at a batch boundary; what was sent is reported.
+    Interrupted,
 }
 
 impl SessionStatus {
-    /// The status string (`succeeded`, `succeeded_with_errors`, `held`, `failed`).
+    /// The status string (`succeeded`, `succeeded_with_errors`, `held`, `failed`,
+    /// `interrupted`).
     pub fn as_str(self) -> &'static str {
         match self {
             SessionStatus::Succeeded => "succeeded",
             SessionStatus::SucceededWithErrors => "succeeded_with_errors",
             SessionStatus::Held => "held",
             SessionStatus::Failed => "failed",
+            SessionStatus::Interrupted => "interrupted",
         }
     }
 
-    /// The CLI exit code: 0 success, 1 failure, 3 record errors or held deactivations.
+    /// The CLI exit code: 0 success, 1 failure, 3 record errors or held deactivations,
+    /// 130 interrupted (the CLI answers 143 when the signal was SIGTERM).
     pub fn exit_code(self) -> i32 {
         match self {
+            SessionStatus::Interrupted => 130,
             SessionStatus::Succeeded => 0,
             SessionStatus::Failed => 1,
             SessionStatus::SucceededWithErrors | SessionStatus::Held => 3,
@@ -257,6 +263,15 @@ impl SessionReport {
         } else {
             SessionStatus::Succeeded
         };
+    }
+
+    /// Marks the run interrupted (a stop request ended it early) unless a fatal error
+    /// already failed it, with `why` as a warning.
+    pub fn interrupt(&mut self, why: impl Into<String>) {
+        self.warnings.push(why.into());
+        if self.status != SessionStatus::Failed {
+            self.status = SessionStatus::Interrupted;
+        }
     }
 
     /// The CLI exit code for this report (see [`SessionStatus::exit_code`]).

@@ -3,13 +3,14 @@
 //! the next connector reuses it as is.
 
 use std::path::Path;
+use std::time::Duration;
 
 use sync_engine::{
-    ApiStats, ApplyOptions, ExecuteOptions, PlanOptions, PlannedSync, Progress, SessionReport,
-    Source, SyncDefinition, SyncPlan, Target, pipeline,
+    ApiStats, ApplyControl, ApplyOptions, DEFAULT_STOP_GRACE, ExecuteOptions, PlanOptions,
+    PlannedSync, Progress, SessionReport, Source, Stop, SyncDefinition, SyncPlan, Target, pipeline,
 };
 
-use crate::state::{StateDir, StateError};
+use crate::state::{Journal, ReconcilingLedger, StateDir, StateError};
 
 /// Errors that stop a command before a session exists (configuration, state, plan files).
 /// Everything that happens during a run ends up in its [`SessionReport`] instead.
@@ -46,12 +47,29 @@ impl RuntimeError {
 }
 
 /// What `run` should do.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Apply this saved plan (refused if either side changed since it was made).
     pub plan: Option<SyncPlan>,
     /// Approve deactivations above the thresholds.
     pub allow_deactivations: bool,
+    /// Requested (SIGINT, SIGTERM) to stop the run at the next batch boundary; the session
+    /// is then saved as `interrupted`.
+    pub stop: Stop,
+    /// How long batches in flight may take to finish after a stop request.
+    pub stop_grace: Duration,
+}
+
+impl Default for RunOptions {
+    /// A fresh plan, no approval, a stop nobody requests, 10 s of grace.
+    fn default() -> Self {
+        RunOptions {
+            plan: None,
+            allow_deactivations: false,
+            stop: Stop::new(),
+            stop_grace: DEFAULT_STOP_GRACE,
+        }
+    }
 }
 
 /// One integration, ready to run: its definition, source, target and apply settings.
@@ -98,13 +116,19 @@ impl Integration {
         approved: bool,
         progress: &dyn Progress,
     ) -> Result<(Option<PlannedSync>, SessionReport), RuntimeError> {
-        let _lock = state.lock(self.name())?;
+        let started = chrono::Utc::now();
+        let _lock = match state.lock(self.name()) {
+            Ok(lock) => lock,
+            Err(e @ StateError::Locked { .. }) => {
+                return Ok((None, self.failed_report(started, &e.to_string(), true)));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let ledger = state.ledger(self.name())?;
         let opts = PlanOptions {
             approved,
             sync_time: None,
         };
-        let started = chrono::Utc::now();
         let mark = self.stats_mark();
         let planned = pipeline::plan(
             &self.definition,
@@ -132,71 +156,152 @@ impl Integration {
         Ok((planned, report))
     }
 
-    /// Syncs: plans (or verifies a saved plan), applies, updates the ledger and stores the
-    /// session report. Never fails once the lock is held: problems end up in the report
-    /// (status `failed`).
+    /// Syncs: plans (or verifies a saved plan), applies, keeps the ledger and stores the
+    /// session report. Never fails once the state directory is open: problems end up in the
+    /// report (status `failed`), including another run holding the lock (that report is
+    /// not stored: the state belongs to the other run) and a state directory that cannot
+    /// be written.
+    ///
+    /// Write-ahead (sync-safety S15): intents left unconfirmed by a killed run are
+    /// reconciled against the target's records once they are read, and every batch's
+    /// deactivations, reactivations and creates are recorded durably before it is sent. A
+    /// stop request (`opts.stop`) ends the run at a batch boundary with status
+    /// `interrupted`.
     pub async fn run(
         &self,
         state: &StateDir,
         opts: &RunOptions,
         progress: &dyn Progress,
     ) -> Result<SessionReport, RuntimeError> {
-        let _lock = state.lock(self.name())?;
-        let mut ledger = state.ledger(self.name())?;
         let started = chrono::Utc::now();
-        let mark = self.stats_mark();
-        let planned = if let Some(saved) = &opts.plan {
-            pipeline::verify_plan(
-                saved.clone(),
-                &self.definition,
-                self.source.as_ref(),
-                self.target.as_ref(),
-                &ledger,
-                progress,
-            )
-            .await
-        } else {
-            let plan_opts = PlanOptions {
-                approved: opts.allow_deactivations,
-                sync_time: None,
-            };
-            pipeline::plan(
-                &self.definition,
-                self.source.as_ref(),
-                self.target.as_ref(),
-                &ledger,
-                &plan_opts,
-                progress,
-            )
-            .await
-        };
-        let mut report = match planned {
-            Ok(planned) => {
-                let exec = ExecuteOptions {
-                    apply: ApplyOptions {
-                        allow_held_deactivations: opts.allow_deactivations,
-                        ..self.apply
-                    },
-                    dry_run: false,
-                };
-                let outcome =
-                    pipeline::execute(&planned, self.target.as_ref(), &exec, progress).await;
-                for result in &outcome.applied {
-                    ledger.record(result);
-                }
-                // The ledger first: a report without its ledger update would lose track of
-                // whom this run deactivated.
-                state.save_ledger(self.name(), &ledger)?;
-                outcome.report
+        let _lock = match state.lock(self.name()) {
+            Ok(lock) => lock,
+            Err(e @ StateError::Locked { .. }) => {
+                tracing::error!(integration = %self.name(), error = %e, "sync could not start");
+                return Ok(self.failed_report(started, &e.to_string(), false));
             }
-            Err(e) => {
+            Err(e) => return Err(e.into()),
+        };
+        let mut ledger = state.ledger(self.name())?;
+        let mark = self.stats_mark();
+        let reconciling = ReconcilingLedger::new(&ledger);
+        let planning = async {
+            if let Some(saved) = &opts.plan {
+                pipeline::verify_plan(
+                    saved.clone(),
+                    &self.definition,
+                    self.source.as_ref(),
+                    self.target.as_ref(),
+                    &reconciling,
+                    progress,
+                )
+                .await
+            } else {
+                let plan_opts = PlanOptions {
+                    approved: opts.allow_deactivations,
+                    sync_time: None,
+                };
+                pipeline::plan(
+                    &self.definition,
+                    self.source.as_ref(),
+                    self.target.as_ref(),
+                    &reconciling,
+                    &plan_opts,
+                    progress,
+                )
+                .await
+            }
+        };
+        let planned = tokio::select! {
+            planned = planning => Some(planned),
+            () = opts.stop.requested() => None,
+        };
+        let seen = reconciling.into_seen();
+        let mut report = match planned {
+            None => {
+                let mut report = SessionReport::new(self.name().to_owned(), started);
+                report.mode.clone_from(&self.definition.mode);
+                report.finish(false);
+                report.interrupt("stopped by a signal while reading; nothing was written");
+                report
+            }
+            Some(Err(e)) => {
                 tracing::error!(integration = %self.name(), error = %e, "sync failed before writing");
                 self.failed_report(started, &e.to_string(), false)
             }
+            Some(Ok(mut planned)) => {
+                // Both sides were read completely: settle what a killed run left unconfirmed
+                // before anything new is sent.
+                let reconciled = ledger.reconcile(&seen);
+                let saved = match reconciled {
+                    Some(note) => {
+                        tracing::warn!(integration = %self.name(), "{note}");
+                        planned.warnings.push(note);
+                        state.save_ledger(self.name(), &ledger)
+                    }
+                    None => Ok(()),
+                };
+                if let Err(e) = saved {
+                    self.failed_report(
+                        started,
+                        &format!("the state directory cannot be written, nothing was sent: {e}"),
+                        false,
+                    )
+                } else {
+                    self.apply(state, &planned, ledger, opts, progress).await
+                }
+            }
         };
         self.rebase_stats(&mut report, &mark);
-        state.save_session(&report)?;
+        if let Err(e) = state.save_session(&report) {
+            tracing::error!(integration = %self.name(), error = %e, "cannot save the session report");
+            if report.fatal.is_none() {
+                report.fatal = Some(format!("the session report could not be saved: {e}"));
+                report.status = sync_engine::SessionStatus::Failed;
+            }
+        }
         Ok(report)
+    }
+
+    /// Applies a plan with the write-ahead journal and the stop request; the report says
+    /// `failed` (naming the path) when the journal could not be written.
+    async fn apply(
+        &self,
+        state: &StateDir,
+        planned: &PlannedSync,
+        ledger: crate::state::Ledger,
+        opts: &RunOptions,
+        progress: &dyn Progress,
+    ) -> SessionReport {
+        let exec = ExecuteOptions {
+            apply: ApplyOptions {
+                allow_held_deactivations: opts.allow_deactivations,
+                ..self.apply
+            },
+            dry_run: false,
+        };
+        let journal = Journal::new(state, self.name(), ledger);
+        let control = ApplyControl {
+            write_ahead: &journal,
+            stop: &opts.stop,
+            grace: opts.stop_grace,
+        };
+        let outcome =
+            pipeline::execute_with(planned, self.target.as_ref(), &exec, progress, &control).await;
+        let mut report = outcome.report;
+        if let Err(e) = journal.flush() {
+            tracing::error!(integration = %self.name(), error = %e, "cannot record the run's writes");
+            if report.fatal.is_none() {
+                report.fatal = Some(e);
+            }
+            report.finish(planned.degraded());
+        }
+        if opts.stop.is_requested() {
+            report.interrupt(
+                "stopped by a signal: no batch was started after it; the next run applies the rest",
+            );
+        }
+        report
     }
 
     /// API figures so far, to report one run's share of long-lived clients' counters.

@@ -55,7 +55,9 @@ impl Schedule {
 
 /// Runs `job` at every fire time of `schedule` until `shutdown` completes. One run at a time:
 /// a run that overlaps the next fire time delays it rather than starting a second run.
-/// A run in progress when `shutdown` completes is allowed to finish.
+/// A run in progress when `shutdown` completes is awaited; give it the same stop request
+/// ([`RunOptions::stop`](crate::RunOptions::stop)) so that it ends at its next batch
+/// boundary (status `interrupted`) instead of running to the end.
 pub async fn run_loop<J, F, S>(schedule: Schedule, mut job: J, shutdown: S)
 where
     J: FnMut() -> F,

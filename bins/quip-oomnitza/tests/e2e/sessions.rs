@@ -253,12 +253,15 @@ async fn a_second_run_of_the_same_integration_is_refused() {
             .run()
             .await;
         out.expect_code(1);
-        assert_eq!(out.stdout, "", "no report: the run never started");
+        // A report all the same (issue 10 item 5): failed, naming the lock.
+        let report = out.json();
+        assert_eq!(report["status"], "failed", "{report:#}");
         assert!(
-            out.stderr
+            report["fatal"]
+                .as_str()
+                .expect("fatal")
                 .contains("another run of integration \"E2E users\" is in progress"),
-            "{}",
-            out.stderr
+            "{report:#}"
         );
     }
     assert_eq!(h.sandbox.quip.counters().total(), 0, "nothing read");

@@ -221,3 +221,91 @@ async fn ledger_entries_name_what_was_deactivated_and_reactivated() {
     let r = apply_plan(&plan, &target, &ApplyOptions::default(), &NoProgress).await;
     assert_eq!(r.reactivated_records[0].id, gone);
 }
+
+/// Records the order of intents, confirmations and sends; fails the intent of batch `fail_at`.
+struct Recorder {
+    log: Mutex<Vec<String>>,
+    fail_at: Option<usize>,
+}
+
+impl sync_engine::WriteAhead for Recorder {
+    fn intend(&self, _: Collection, batch: &[Change]) -> Result<(), String> {
+        let mut log = self.log.lock().unwrap();
+        let n = log.iter().filter(|l| l.starts_with("intend")).count();
+        log.push(format!("intend {}", batch.len()));
+        if self.fail_at == Some(n) {
+            return Err("disk full".to_owned());
+        }
+        Ok(())
+    }
+    fn confirm(&self, _: Collection, applied: &[sync_engine::AppliedChange]) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("confirm {}", applied.len()));
+    }
+}
+
+#[tokio::test]
+async fn every_batch_is_intended_before_it_is_sent_and_confirmed_after() {
+    let target = MemoryTarget::new();
+    let plan = plan_for(&target, 3).await;
+    let opts = ApplyOptions {
+        batch_size: 2,
+        concurrency: 1,
+        allow_held_deactivations: false,
+    };
+    let recorder = Recorder {
+        log: Mutex::new(Vec::new()),
+        fail_at: Some(2),
+    };
+    let stop = sync_engine::Stop::new();
+    let control = sync_engine::ApplyControl {
+        write_ahead: &recorder,
+        stop: &stop,
+        grace: Duration::from_secs(10),
+    };
+    let r = sync_engine::apply_plan_with(&plan, &target, &opts, &NoProgress, &control).await;
+    // Batches: [update], [create, create], [create] (intent fails), [deactivate] never.
+    assert_eq!(
+        *recorder.log.lock().unwrap(),
+        ["intend 1", "confirm 1", "intend 2", "confirm 2", "intend 1"]
+    );
+    assert_eq!((r.updated, r.created, r.failed), (1, 2, 1));
+    assert!(
+        r.failures().all(|(_, m)| m == "not sent: disk full"),
+        "{:?}",
+        r.changes
+    );
+    assert_eq!(
+        target.counters().creates,
+        2,
+        "the failed intent's batch was not sent"
+    );
+    assert_eq!(r.changes.len(), 4, "the batch after it was not even tried");
+}
+
+#[tokio::test]
+async fn a_stop_request_sends_no_new_batch() {
+    let target = MemoryTarget::new();
+    let plan = plan_for(&target, 3).await;
+    let stop = sync_engine::Stop::new();
+    stop.request();
+    let control = sync_engine::ApplyControl {
+        write_ahead: &sync_engine::NoWriteAhead,
+        stop: &stop,
+        grace: Duration::from_secs(10),
+    };
+    let r = sync_engine::apply_plan_with(
+        &plan,
+        &target,
+        &ApplyOptions::default(),
+        &NoProgress,
+        &control,
+    )
+    .await;
+    assert!(r.changes.is_empty(), "{:?}", r.changes);
+    assert_eq!(target.counters().creates, 0);
+    // Requested already: completes at once.
+    stop.requested().await;
+}
