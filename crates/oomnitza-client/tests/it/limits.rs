@@ -134,11 +134,7 @@ async fn endless_full_pages_stop_one_page_past_x_total_count() {
     }
     let c = client(&server.base_url(), |c| c.with_page_size(10));
     let error = c.users().list().collect().await.unwrap_err();
-    assert!(
-        matches!(error.kind(), ErrorKind::Paging { .. }),
-        "{error:?}"
-    );
-    let message = error.to_string();
+    let message = paging_message(&error);
     assert!(message.contains("GET /api/v3/users"), "{message}");
     assert!(message.contains("X-Total-Count (25)"), "{message}");
     assert!(message.contains("incomplete"), "{message}");
@@ -161,11 +157,7 @@ async fn a_server_ignoring_skip_is_stopped_at_the_first_repeat() {
         .await;
     let c = client(&server.base_url(), |c| c.with_page_size(10));
     let error = c.users().list().collect().await.unwrap_err();
-    assert!(
-        matches!(error.kind(), ErrorKind::Paging { .. }),
-        "{error:?}"
-    );
-    let message = error.to_string();
+    let message = paging_message(&error);
     assert!(message.contains("skip=10"), "{message}");
     assert!(message.contains("repeats 10 record(s)"), "{message}");
     same.assert_calls_async(2).await;
@@ -200,11 +192,7 @@ async fn full_pages_without_a_total_stop_at_max_pages() {
         .collect()
         .await
         .unwrap_err();
-    assert!(
-        matches!(error.kind(), ErrorKind::Paging { .. }),
-        "{error:?}"
-    );
-    let message = error.to_string();
+    let message = paging_message(&error);
     assert!(message.contains("GET /api/v3/saas_users"), "{message}");
     assert!(message.contains("limit of 3 pages"), "{message}");
     assert!(message.contains("max_pages"), "{message}");
@@ -248,4 +236,13 @@ async fn x_total_count_is_only_a_hint_for_a_listing_that_ends() {
         first.assert_calls_async(1).await;
         last.assert_calls_async(1).await;
     }
+}
+
+/// The message of a paging-guard error (any other error fails the test).
+fn paging_message(error: &oomnitza_client::Error) -> String {
+    assert!(
+        matches!(error.kind(), ErrorKind::Paging { .. }),
+        "{error:?}"
+    );
+    error.to_string()
 }
