@@ -2,12 +2,14 @@
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use credential_store::{CredentialError, ErrorKind, KeyringProvider};
 use secrecy::{ExposeSecret as _, SecretString};
-use sync_engine::SessionReport;
+use sync_engine::{SessionReport, SessionStatus, Stop};
 use sync_runtime::credentials::{self, LocalStore};
 use sync_runtime::{Config, Integration, RunOptions, RuntimeError, Schedule, StateDir};
 
@@ -191,8 +193,66 @@ pub async fn plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<u8> {
     Ok(exit_for(&report))
 }
 
+/// Watches for SIGINT and SIGTERM while `run` works: the first requests `stop` (no new
+/// batch; those in flight get their grace period) and stores the exit code the signal
+/// calls for (130 or 143) in `code`; a second one exits at once with that code.
+fn watch_signals(stop: Stop, code: Arc<AtomicU8>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::warn!("cannot listen for SIGINT/SIGTERM; a signal ends the run at once");
+            return;
+        };
+        tokio::spawn(async move {
+            let first = tokio::select! {
+                _ = int.recv() => ("SIGINT", exit::SIGINT),
+                _ = term.recv() => ("SIGTERM", exit::SIGTERM),
+            };
+            code.store(first.1, Ordering::SeqCst);
+            stop.request();
+            tracing::warn!(
+                signal = first.0,
+                "stopping: no new batches are sent, those in flight may finish; send the signal again to exit at once"
+            );
+            let second = tokio::select! {
+                _ = int.recv() => ("SIGINT", exit::SIGINT),
+                _ = term.recv() => ("SIGTERM", exit::SIGTERM),
+            };
+            tracing::error!(signal = second.0, "second signal: exiting at once");
+            std::process::exit(i32::from(second.1));
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            code.store(exit::SIGINT, Ordering::SeqCst);
+            stop.request();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(i32::from(exit::SIGINT));
+        }
+    });
+}
+
+/// The exit code of a run's report: an interrupted run answers with its signal's code.
+fn run_exit(report: &SessionReport, signal: &AtomicU8) -> u8 {
+    match (report.status, signal.load(Ordering::SeqCst)) {
+        (SessionStatus::Interrupted, 0) => exit::SIGINT,
+        (SessionStatus::Interrupted, code) => code,
+        _ => exit_for(report),
+    }
+}
+
 /// `run`
 pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
+    // Before anything is read: a signal from here on stops the run cleanly.
+    let stop = Stop::new();
+    let signal = Arc::new(AtomicU8::new(0));
+    watch_signals(stop.clone(), signal.clone());
     let (config, state, integration) = load(ctx, &args.config.config).await?;
     let plan = match &args.plan {
         Some(path) => Some(sync_runtime::read_plan(path)?),
@@ -201,6 +261,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     let opts = RunOptions {
         plan,
         allow_deactivations: args.allow_deactivations,
+        stop: stop.clone(),
         ..RunOptions::default()
     };
     let schedule = if args.schedule {
@@ -220,7 +281,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         let bars = ctx.bars();
         let report = integration.run(&state, &opts, &bars).await?;
         print_report(&report, args.json)?;
-        return Ok(exit_for(&report));
+        return Ok(run_exit(&report, &signal));
     };
     tracing::info!(integration = %integration.name(), ?schedule, "running on a schedule");
     let job = || async {
@@ -235,9 +296,12 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
             Err(e) => tracing::error!(error = %e, "scheduled run could not start"),
         }
     };
-    sync_runtime::schedule::run_loop(schedule, job, sync_runtime::schedule::shutdown_signal())
-        .await;
-    Ok(exit::OK)
+    // The signal stops the run in progress at a batch boundary and then the loop.
+    sync_runtime::schedule::run_loop(schedule, job, stop.requested()).await;
+    Ok(match signal.load(Ordering::SeqCst) {
+        0 => exit::OK,
+        code => code,
+    })
 }
 
 /// `sandbox`

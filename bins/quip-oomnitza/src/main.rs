@@ -27,6 +27,10 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Finished with record errors or held deactivations.
     pub const PARTIAL: u8 = 3;
+    /// `run` stopped by SIGINT (128 + 2): the session is saved as `interrupted`.
+    pub const SIGINT: u8 = 130;
+    /// `run` stopped by SIGTERM (128 + 15): the session is saved as `interrupted`.
+    pub const SIGTERM: u8 = 143;
 }
 
 fn main() -> ExitCode {

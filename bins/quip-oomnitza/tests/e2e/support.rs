@@ -219,6 +219,18 @@ impl Cli {
         self
     }
 
+    /// Appends several arguments.
+    #[must_use]
+    pub fn args<I, S>(mut self, args: I) -> Cli
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
     /// Sets an environment variable on the child.
     #[must_use]
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Cli {
@@ -344,6 +356,16 @@ impl Running {
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// Sends SIGKILL and waits until the process is gone (it prints nothing more).
+    pub async fn kill(mut self) {
+        self.signal("KILL");
+        let status = tokio::time::timeout(HANG_GUARD, self.child.wait())
+            .await
+            .expect("a killed process exits")
+            .expect("wait");
+        assert!(status.code().is_none(), "killed by the signal: {status:?}");
     }
 
     /// Waits for the exit; everything it printed.
