@@ -24,17 +24,32 @@ fn expected_role(p: &Person) -> &str {
     p.admin_role.as_deref().unwrap_or("Member")
 }
 
-/// Checks that Oomnitza holds exactly the active human Quip users, once each, with their
-/// seat, role and last activity.
+/// Checks that Oomnitza holds exactly the active human Quip users active, once each, with
+/// their active seat, role and last activity (deactivated people and seats may remain).
 fn assert_in_step(h: &Harness, people: &[Person]) {
     let active = active_humans(people);
     let owned = owned_people(h);
     let expected: BTreeSet<&str> = active.iter().map(|p| p.quip_id.as_str()).collect();
-    let actual: BTreeSet<&str> = owned.keys().map(String::as_str).collect();
-    assert_eq!(actual, expected, "owned people = active human Quip users");
+    let actual: BTreeSet<&str> = owned
+        .iter()
+        .filter(|(_, person)| person["suspended"] != true)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(
+        actual, expected,
+        "active owned people = active human Quip users"
+    );
 
-    let seats = h.quip_seats();
-    assert_eq!(seats.len(), active.len(), "one Quip seat per active user");
+    let seats: Vec<_> = h
+        .quip_seats()
+        .into_iter()
+        .filter(|s| s.status == SeatStatus::Active)
+        .collect();
+    assert_eq!(
+        seats.len(),
+        active.len(),
+        "one active Quip seat per active user"
+    );
     let seat_by_user: BTreeMap<&str, _> = seats.iter().map(|s| (s.user_id.as_str(), s)).collect();
     assert_eq!(seat_by_user.len(), seats.len(), "no person has two seats");
     let mut with_activity = 0;
@@ -414,4 +429,126 @@ async fn minimal_configuration_runs_with_defaults() {
         "the data set has an active robot"
     );
     assert_eq!(h.oomnitza_people().len(), active.len(), "no robot created");
+}
+
+/// Every request the Oomnitza emulator answered with a 4xx: its schema rules (Oomnitza's
+/// OpenAPI document, issue 20) reject a wrong shape with 400.
+fn rejected(h: &Harness) -> Vec<String> {
+    h.sandbox
+        .oomnitza
+        .counters()
+        .snapshot()
+        .into_iter()
+        .filter(|r| (400..500).contains(&r.status))
+        .map(|r| format!("{} {} -> {} (x{})", r.method, r.route, r.status, r.count))
+        .collect()
+}
+
+/// The users_and_saas story of issue 20 through the binary: first sync, three renames, two
+/// new users, a role change, a disabled user, the user back. Every Oomnitza request passes
+/// the emulator's schema rules, role overwrites go one user per PATCH, and the seats end
+/// with the right roles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saas_story_follows_the_openapi_document_and_seats_end_with_the_right_roles() {
+    const ROLES: &str = "/api/v3/saas/{ident}/roles/users";
+    let h = Harness::start(60, 20).await;
+    let quip = h.sandbox.quip.state();
+    let config = h.saas_config();
+    let run = || h.cli(["run", "--json", "--config"]).arg(&config).run();
+    let oomnitza = h.sandbox.oomnitza.counters();
+
+    run().await.expect_code(0);
+    assert_in_step(&h, &h.quip_people());
+    assert_eq!(rejected(&h), Vec::<String>::new(), "first sync");
+    assert_eq!(
+        oomnitza.count("PATCH", ROLES),
+        0,
+        "new seats get roles by POST"
+    );
+    assert_eq!(
+        oomnitza.count("POST", "/api/v3/saas"),
+        1,
+        "the SaaS application is created once"
+    );
+
+    // Three renames, two new users, one member promoted, one user disabled.
+    let people = h.quip_people();
+    let active = active_humans(&people);
+    for (i, p) in active.iter().take(3).enumerate() {
+        assert!(quip.set_name(&p.quip_id, &format!("{} Renamed{i}", p.name)));
+    }
+    for (i, template) in active.iter().skip(10).take(2).enumerate() {
+        let mut p = (*template).clone();
+        p.quip_id = format!("NEWUSER{i:04}");
+        p.emails = vec![format!("new.user{i}@example.com")];
+        p.name = format!("New User{i}");
+        p.last_login_usec = None;
+        let login = template.created_usec + 86_400_000_000;
+        assert!(quip.add_person(p.clone()));
+        assert!(quip.record_login(&p.quip_id, login));
+    }
+    let promoted = active
+        .iter()
+        .find(|p| p.admin_role.is_none() && !p.disabled)
+        .expect("a member")
+        .quip_id
+        .clone();
+    assert!(quip.set_admin_role(&promoted, Some("Site Admin")));
+    let disabled = active[5].quip_id.clone();
+    assert_ne!(disabled, promoted);
+    assert!(quip.set_disabled(&disabled, true));
+
+    let out = run().await;
+    out.expect_code(0);
+    let report = out.json();
+    assert_eq!(count(&report, "counts", "created"), 2, "{report:#}");
+    assert_eq!(count(&report, "counts", "updated"), 3, "{report:#}");
+    assert_eq!(count(&report, "counts", "deactivated"), 1, "{report:#}");
+    assert_eq!(count(&report, "saas_counts", "created"), 2, "{report:#}");
+    assert_eq!(
+        count(&report, "saas_counts", "deactivated"),
+        1,
+        "{report:#}"
+    );
+    assert_in_step(&h, &h.quip_people());
+    assert_eq!(
+        oomnitza.count("PATCH", ROLES),
+        1,
+        "one role overwrite, for the one user whose role changed"
+    );
+    assert_eq!(rejected(&h), Vec::<String>::new(), "second sync");
+    let seat = h
+        .quip_seats()
+        .into_iter()
+        .find(|s| s.user_external_id.as_deref() == Some(promoted.as_str()))
+        .expect("the promoted user's seat");
+    assert_eq!(
+        seat.roles.expect("a role").role_external_label,
+        "Site Admin"
+    );
+
+    // The disabled user is back.
+    assert!(quip.set_disabled(&disabled, false));
+    let out = run().await;
+    out.expect_code(0);
+    let report = out.json();
+    assert_eq!(count(&report, "counts", "reactivated"), 1, "{report:#}");
+    assert_eq!(
+        count(&report, "saas_counts", "reactivated"),
+        1,
+        "{report:#}"
+    );
+    assert_in_step(&h, &h.quip_people());
+
+    // In step: nothing left to write, nothing ever rejected.
+    let writes = h.oomnitza_writes();
+    run().await.expect_code(0);
+    assert_eq!(
+        h.oomnitza_writes(),
+        writes,
+        "a no-change re-sync writes nothing"
+    );
+    assert_eq!(rejected(&h), Vec::<String>::new(), "whole story");
+    assert_eq!(oomnitza.count("PATCH", ROLES), 1);
+    assert_eq!(oomnitza.count("POST", "/api/v3/saas"), 1);
 }
