@@ -121,7 +121,10 @@ async fn a_state_directory_that_cannot_be_written_mid_run_fails_with_a_report() 
         .await
         .expect("a deactivation is sent");
     let ledger = h.state_dir().join("ledger");
-    std::fs::remove_dir_all(&ledger).expect("remove the ledger directory");
+    // Renamed away in one step: removing it file by file races with the run's own
+    // writes into it (a file created between the listing and the rmdir).
+    let gone = h.state_dir().join("ledger-gone");
+    std::fs::rename(&ledger, &gone).expect("move the ledger directory away");
     let out = running.finish().await;
     out.expect_code(1);
     let report = out.json();
