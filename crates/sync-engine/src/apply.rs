@@ -154,26 +154,28 @@ impl ApplyResult {
 
 /// Write-ahead records of the writes a run sends (sync-safety S15): whatever a later run
 /// relies on is recorded durably before the write it describes is sent, and confirmed after.
+#[async_trait::async_trait]
 pub trait WriteAhead: Send + Sync {
     /// Called before `batch` is sent. An error means the intent could not be recorded: the
     /// batch is not sent (its changes fail with the message) and no further batch starts.
-    fn intend(&self, collection: Collection, batch: &[Change]) -> Result<(), String>;
+    async fn intend(&self, collection: Collection, batch: &[Change]) -> Result<(), String>;
 
     /// Called with a batch's outcomes once the target answered. May defer making the
     /// confirmation durable (an unconfirmed intent is reconciled by the next run).
-    fn confirm(&self, collection: Collection, applied: &[AppliedChange]);
+    async fn confirm(&self, collection: Collection, applied: &[AppliedChange]);
 }
 
 /// A [`WriteAhead`] that records nothing (tests, dry runs, in-memory targets).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoWriteAhead;
 
+#[async_trait::async_trait]
 impl WriteAhead for NoWriteAhead {
-    fn intend(&self, _: Collection, _: &[Change]) -> Result<(), String> {
+    async fn intend(&self, _: Collection, _: &[Change]) -> Result<(), String> {
         Ok(())
     }
 
-    fn confirm(&self, _: Collection, _: &[AppliedChange]) {}
+    async fn confirm(&self, _: Collection, _: &[AppliedChange]) {}
 }
 
 /// A request to stop applying (SIGINT, SIGTERM, a cancelled run): no new batch starts once
@@ -393,7 +395,7 @@ pub async fn apply_plan_with(
         })
         .map(|(n, batch)| async move {
             let sent: Vec<Sent> = batch.iter().map(Sent::of).collect();
-            if let Err(e) = control.write_ahead.intend(collection, &batch) {
+            if let Err(e) = control.write_ahead.intend(collection, &batch).await {
                 halted.store(true, Ordering::SeqCst);
                 tracing::error!(%collection, error = %e, "cannot record the intent of a batch; not sending it");
                 let message = format!("not sent: {e}");
@@ -412,7 +414,7 @@ pub async fn apply_plan_with(
             }
             let outcomes = target.apply(spec, batch).await;
             let applied = reconcile(sent, outcomes, collection);
-            control.write_ahead.confirm(collection, &applied);
+            control.write_ahead.confirm(collection, &applied).await;
             progress.on_event(ProgressEvent::Advanced {
                 stage,
                 by: applied.len() as u64,

@@ -1,6 +1,6 @@
 //! Running one integration end to end, with any [`Source`] and [`Target`]: plan, apply,
-//! keep the ledger and the session report in the local state directory. Vendor-neutral:
-//! the next connector reuses it as is.
+//! keep the ledger and the session report in a [`StateStore`] (the local state directory,
+//! or a service's database). Vendor-neutral: the next connector reuses it as is.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,7 +10,9 @@ use sync_engine::{
     PlannedSync, Progress, SessionReport, Source, Stop, SyncDefinition, SyncPlan, Target, pipeline,
 };
 
-use crate::state::{Journal, ReconcilingLedger, StateDir, StateError};
+use crate::ledger::{Journal, Ledger, ReconcilingLedger};
+use crate::state::StateError;
+use crate::store::StateStore;
 
 /// Errors that stop a command before a session exists (configuration, state, plan files).
 /// Everything that happens during a run ends up in its [`SessionReport`] instead.
@@ -112,19 +114,19 @@ impl Integration {
     /// returns the plan with its report. Writes nothing to either system.
     pub async fn plan(
         &self,
-        state: &StateDir,
+        state: &dyn StateStore,
         approved: bool,
         progress: &dyn Progress,
     ) -> Result<(Option<PlannedSync>, SessionReport), RuntimeError> {
         let started = chrono::Utc::now();
-        let _lock = match state.lock(self.name()) {
+        let _lock = match state.lock(self.name()).await {
             Ok(lock) => lock,
             Err(e @ StateError::Locked { .. }) => {
                 return Ok((None, self.failed_report(started, &e.to_string(), true)));
             }
             Err(e) => return Err(e.into()),
         };
-        let ledger = state.ledger(self.name())?;
+        let ledger = state.ledger(self.name()).await?;
         let opts = PlanOptions {
             approved,
             sync_time: None,
@@ -152,7 +154,7 @@ impl Integration {
             Err(e) => (None, self.failed_report(started, &e.to_string(), true)),
         };
         self.rebase_stats(&mut report, &mark);
-        state.save_session(&report)?;
+        state.save_session(&report).await?;
         Ok((planned, report))
     }
 
@@ -169,12 +171,12 @@ impl Integration {
     /// `interrupted`.
     pub async fn run(
         &self,
-        state: &StateDir,
+        state: &dyn StateStore,
         opts: &RunOptions,
         progress: &dyn Progress,
     ) -> Result<SessionReport, RuntimeError> {
         let started = chrono::Utc::now();
-        let _lock = match state.lock(self.name()) {
+        let _lock = match state.lock(self.name()).await {
             Ok(lock) => lock,
             Err(e @ StateError::Locked { .. }) => {
                 tracing::error!(integration = %self.name(), error = %e, "sync could not start");
@@ -182,7 +184,7 @@ impl Integration {
             }
             Err(e) => return Err(e.into()),
         };
-        let mut ledger = state.ledger(self.name())?;
+        let mut ledger = state.ledger(self.name()).await?;
         let mark = self.stats_mark();
         let reconciling = ReconcilingLedger::new(&ledger);
         let planning = async {
@@ -237,7 +239,7 @@ impl Integration {
                     Some(note) => {
                         tracing::warn!(integration = %self.name(), "{note}");
                         planned.warnings.push(note);
-                        state.save_ledger(self.name(), &ledger)
+                        state.save_ledger(self.name(), &ledger).await
                     }
                     None => Ok(()),
                 };
@@ -253,7 +255,7 @@ impl Integration {
             }
         };
         self.rebase_stats(&mut report, &mark);
-        if let Err(e) = state.save_session(&report) {
+        if let Err(e) = state.save_session(&report).await {
             tracing::error!(integration = %self.name(), error = %e, "cannot save the session report");
             if report.fatal.is_none() {
                 report.fatal = Some(format!("the session report could not be saved: {e}"));
@@ -267,9 +269,9 @@ impl Integration {
     /// `failed` (naming the path) when the journal could not be written.
     async fn apply(
         &self,
-        state: &StateDir,
+        state: &dyn StateStore,
         planned: &PlannedSync,
-        ledger: crate::state::Ledger,
+        ledger: Ledger,
         opts: &RunOptions,
         progress: &dyn Progress,
     ) -> SessionReport {
@@ -289,7 +291,7 @@ impl Integration {
         let outcome =
             pipeline::execute_with(planned, self.target.as_ref(), &exec, progress, &control).await;
         let mut report = outcome.report;
-        if let Err(e) = journal.flush() {
+        if let Err(e) = journal.flush().await {
             tracing::error!(integration = %self.name(), error = %e, "cannot record the run's writes");
             if report.fatal.is_none() {
                 report.fatal = Some(e);

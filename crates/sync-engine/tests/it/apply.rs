@@ -228,8 +228,9 @@ struct Recorder {
     fail_at: Option<usize>,
 }
 
+#[async_trait::async_trait]
 impl sync_engine::WriteAhead for Recorder {
-    fn intend(&self, _: Collection, batch: &[Change]) -> Result<(), String> {
+    async fn intend(&self, _: Collection, batch: &[Change]) -> Result<(), String> {
         let mut log = self.log.lock().unwrap();
         let n = log.iter().filter(|l| l.starts_with("intend")).count();
         log.push(format!("intend {}", batch.len()));
@@ -238,7 +239,7 @@ impl sync_engine::WriteAhead for Recorder {
         }
         Ok(())
     }
-    fn confirm(&self, _: Collection, applied: &[sync_engine::AppliedChange]) {
+    async fn confirm(&self, _: Collection, applied: &[sync_engine::AppliedChange]) {
         self.log
             .lock()
             .unwrap()
