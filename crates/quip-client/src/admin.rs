@@ -1,9 +1,12 @@
 //! Admin API (quip-api.md §4.5–4.7, §11).
 
+use std::collections::HashSet;
+
 use futures::stream::{self, Stream, TryStreamExt};
+use http::Method;
 
 use crate::client::QuipClient;
-use crate::error::QuipError;
+use crate::error::{Endpoint, ErrorKind, QuipError};
 use crate::models::{AdminRoles, AdminUserInfo, AdminUserPage, User};
 use crate::ratelimit::ApiClass;
 use crate::redact::RedactedUrl;
@@ -69,6 +72,18 @@ impl AdminHandler {
     }
 }
 
+/// Where an admin listing is, for the paging guards.
+#[derive(Debug, Default)]
+struct Paging {
+    next: Option<u64>,
+    pages: u64,
+    received: u64,
+    /// The smallest `total_count` served (a hint: it may change while paging).
+    total_hint: Option<u64>,
+    /// Ids received so far.
+    seen: HashSet<String>,
+}
+
 /// A paged `POST /1/admin/users/list` (paging per quip-api.md §11: form fields
 /// `company_id`, `page` (0-based), `count`; stops when `next_page` is null).
 #[derive(Debug, Clone)]
@@ -93,13 +108,16 @@ impl AdminListUsers {
         self
     }
 
-    /// One request.
-    pub async fn page(&self, page: u64) -> Result<AdminUserPage, QuipError> {
-        let url = Transport::url(
+    fn url(&self) -> RedactedUrl {
+        Transport::url(
             &self.client.transport.base_url,
             &["1", "admin", "users", "list"],
             &[],
-        );
+        )
+    }
+
+    /// One request.
+    pub async fn page(&self, page: u64) -> Result<AdminUserPage, QuipError> {
         let form = vec![
             ("company_id", self.company_id.clone()),
             ("page", page.to_string()),
@@ -107,26 +125,79 @@ impl AdminListUsers {
         ];
         self.client
             .transport
-            .send(Request::post_form(ApiClass::Admin, url, form))
+            .send(Request::post_form(ApiClass::Admin, self.url(), form))
             .await?
             .json()
     }
 
     /// Every page in order. Ends after the page whose `next_page` is null, or after an
-    /// empty page; an error ends the stream. A `next_page` that does not move forward
-    /// ends it too (a server bug must not loop forever).
+    /// empty page; an error ends the stream. A server that does not end the listing ends
+    /// it with [`crate::ErrorKind::Paging`]: a `next_page` that does not move forward, a
+    /// page repeating a user already received, more users than `total_count` plus one page,
+    /// or more pages than the client's `max_pages`.
     pub fn pages(self) -> impl Stream<Item = Result<AdminUserPage, QuipError>> + Send + 'static {
-        let start = Some(self.first_page);
-        stream::try_unfold((self, start), |(this, next)| async move {
-            let Some(page_no) = next else {
+        let start = Paging {
+            next: Some(self.first_page),
+            ..Paging::default()
+        };
+        stream::try_unfold((self, start), |(this, mut st)| async move {
+            let Some(page_no) = st.next else {
                 return Ok(None);
             };
             let page = this.page(page_no).await?;
-            let next = match page.next_page {
-                Some(n) if n > page_no && !page.users.is_empty() => Some(n),
-                _ => None,
+            st.pages += 1;
+            let stop = |reason: String| {
+                let endpoint = Endpoint {
+                    method: Method::POST,
+                    url: this.url(),
+                };
+                tracing::warn!(endpoint = %endpoint, %reason, "Quip admin listing stopped");
+                Err(QuipError::new(ErrorKind::Paging { endpoint, reason }))
             };
-            Ok(Some((page, (this, next))))
+            let repeated = page
+                .users
+                .iter()
+                .filter(|u| !st.seen.insert(u.id.clone()))
+                .count();
+            if repeated > 0 {
+                return stop(format!(
+                    "page {page_no} repeats {repeated} user(s) already received: the server \
+                     seems to ignore `page`, or users moved while they were paged"
+                ));
+            }
+            let received = page.users.len() as u64;
+            st.received += received;
+            if let Some(total) = page.total_count {
+                st.total_hint = Some(st.total_hint.map_or(total, |t| t.min(total)));
+            }
+            let page_size = u64::from(this.page_size).max(received);
+            if let Some(total) = st.total_hint
+                && st.received > total.saturating_add(page_size)
+            {
+                return stop(format!(
+                    "{} users received in {} page(s), more than total_count ({total}) plus one \
+                     page",
+                    st.received, st.pages
+                ));
+            }
+            st.next = match page.next_page {
+                Some(_) if page.users.is_empty() => None,
+                Some(n) if n <= page_no => {
+                    return stop(format!(
+                        "page {page_no} names next_page {n}, which does not move forward"
+                    ));
+                }
+                other => other,
+            };
+            let max_pages = this.client.transport.max_pages;
+            if st.next.is_some() && st.pages >= max_pages {
+                return stop(format!(
+                    "{} pages ({} users) and still no last page: over the limit of {max_pages} \
+                     pages per listing (`[quip] max_pages`)",
+                    st.pages, st.received
+                ));
+            }
+            Ok(Some((page, (this, st))))
         })
     }
 

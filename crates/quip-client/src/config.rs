@@ -10,6 +10,16 @@ pub const DEFAULT_BASE_URL: &str = "https://platform.quip.com";
 /// Default SCIM host.
 pub const DEFAULT_SCIM_URL: &str = "https://scim.quip.com";
 
+/// The default cap on one response body: 64 MiB (a page of 1,000 users is well under
+/// 2 MiB; the limit only stops a hostile or broken server from exhausting memory).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The default cap on the pages of one listing or Events cursor: 10,000.
+///
+/// Quip serves at most 100 users a page (the assumed server cap, quip-api.md §11), so this
+/// is a million users, beyond the largest Quip sites; Events pages are read the same way.
+pub const DEFAULT_MAX_PAGES: u64 = 10_000;
+
 /// How the client talks to Quip.
 ///
 /// Hosts are configuration and never derived from a site name: VPC sites have their own
@@ -35,6 +45,11 @@ pub struct ClientConfig {
     pub user_agent: String,
     /// Retry, backoff and pacing policy.
     pub retry: RetryPolicy,
+    /// Largest response body accepted; a larger one fails the request (not retried) without
+    /// reading the rest.
+    pub max_response_bytes: u64,
+    /// Most pages one listing (SCIM, Admin) or Events cursor may take.
+    pub max_pages: u64,
 }
 
 impl ClientConfig {
@@ -49,6 +64,8 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("quip-oomnitza/", env!("CARGO_PKG_VERSION")).to_owned(),
             retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
         }
     }
 
@@ -100,6 +117,20 @@ impl ClientConfig {
         self.retry = retry;
         self
     }
+
+    /// Sets the largest response body accepted (at least 1 byte).
+    #[must_use]
+    pub fn max_response_bytes(mut self, n: u64) -> Self {
+        self.max_response_bytes = n.max(1);
+        self
+    }
+
+    /// Sets the most pages one listing or Events cursor may take (at least 1).
+    #[must_use]
+    pub fn max_pages(mut self, n: u64) -> Self {
+        self.max_pages = n.max(1);
+        self
+    }
 }
 
 impl fmt::Debug for ClientConfig {
@@ -117,6 +148,8 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_pages", &self.max_pages)
             .finish()
     }
 }

@@ -47,6 +47,32 @@ pub enum ErrorKind {
         /// Where the redirect pointed, shown without user-info or secret query values.
         location: String,
     },
+    /// A response body was larger than the configured limit; the rest was not read, and the
+    /// request is not retried.
+    #[error(
+        "Quip {endpoint}: the response is larger than the limit of {limit} bytes ({}); the rest \
+         was not read (raise `[quip] max_response_bytes` only if this site really sends such \
+         answers)",
+        human_bytes(*limit)
+    )]
+    TooLarge {
+        /// The request.
+        endpoint: Endpoint,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The size the server declared in `Content-Length`, when it declared one.
+        declared: Option<u64>,
+    },
+    /// A listing or Events cursor did not end the way one ends: a repeated page, cursor or
+    /// record, more records than the server's own total, or more pages than allowed. What
+    /// was read is incomplete.
+    #[error("Quip {endpoint}: paging stopped: {reason}; the listing is incomplete")]
+    Paging {
+        /// The request that would have come next (or the one that showed the problem).
+        endpoint: Endpoint,
+        /// What was wrong.
+        reason: String,
+    },
     /// An endpoint this project only assumes exists answered 404.
     #[error("Quip {endpoint} is not available on this site (HTTP 404)")]
     NotAvailable {
@@ -161,13 +187,27 @@ impl QuipError {
                 status: 401 | 403, ..
             } => EngineKind::Auth,
             ErrorKind::Api { status, .. } if *status >= 500 => EngineKind::Transient,
-            ErrorKind::Api { .. } | ErrorKind::NotAvailable { .. } => EngineKind::Api,
+            ErrorKind::Api { .. }
+            | ErrorKind::NotAvailable { .. }
+            | ErrorKind::TooLarge { .. }
+            | ErrorKind::Paging { .. } => EngineKind::Api,
             ErrorKind::Throttled { .. } => EngineKind::Throttled,
             ErrorKind::Transient { .. } => EngineKind::Transient,
             ErrorKind::Decode { .. } => EngineKind::Decode,
             ErrorKind::Config { .. } | ErrorKind::Redirect { .. } => EngineKind::Config,
         }
     }
+}
+
+/// `67108864` → `64 MiB`, for messages.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n >= size && n.is_multiple_of(size) {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
 }
 
 impl From<ErrorKind> for QuipError {

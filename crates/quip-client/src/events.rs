@@ -5,14 +5,15 @@
 //! project's assumptions (shared with the emulator), isolated in [`EventFieldNames`] and
 //! [`CursorKind`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, Stream, TryStreamExt};
+use http::Method;
 
 use crate::client::QuipClient;
 use crate::clock::from_usec;
-use crate::error::QuipError;
+use crate::error::{Endpoint, ErrorKind, QuipError};
 use crate::models::{Event, EventCursor, EventPage};
 use crate::ratelimit::ApiClass;
 use crate::redact::RedactedUrl;
@@ -155,24 +156,28 @@ impl EventsHandler {
         Ok(OpenCursor { cursor, realtime })
     }
 
+    fn page_url(&self, company_id: &str, cursor: &OpenCursor) -> RedactedUrl {
+        let path: &[&str] = if cursor.realtime {
+            &["1", "admin", "events", "1", "events", "realtime", "get"]
+        } else {
+            &["1", "admin", "events", "1", "events", "get"]
+        };
+        self.url(
+            path,
+            &[
+                ("company_id", company_id),
+                ("cursor", cursor.cursor.as_str()),
+            ],
+        )
+    }
+
     /// One page from `cursor`.
     pub async fn read_page(
         &self,
         company_id: &str,
         cursor: &OpenCursor,
     ) -> Result<EventPage, QuipError> {
-        let path: &[&str] = if cursor.realtime {
-            &["1", "admin", "events", "1", "events", "realtime", "get"]
-        } else {
-            &["1", "admin", "events", "1", "events", "get"]
-        };
-        let url = self.url(
-            path,
-            &[
-                ("company_id", company_id),
-                ("cursor", cursor.cursor.as_str()),
-            ],
-        );
+        let url = self.page_url(company_id, cursor);
         self.client
             .transport
             .send(Request::get(ApiClass::Admin, url))
@@ -182,6 +187,8 @@ impl EventsHandler {
 
     /// Pages from `cursor` until the server says nothing more is waiting
     /// (`more_to_read: false`, or an empty page or no `next_cursor` when it does not say).
+    /// A server that never says so ends the stream with [`crate::ErrorKind::Paging`]: a
+    /// `next_cursor` already read, or more pages than the client's `max_pages`.
     pub fn pages(
         &self,
         company_id: impl Into<String>,
@@ -189,22 +196,48 @@ impl EventsHandler {
     ) -> impl Stream<Item = Result<EventPage, QuipError>> + Send + 'static {
         let this = self.clone();
         let company_id = company_id.into();
+        let mut used = HashSet::new();
+        used.insert(cursor.cursor.clone());
         stream::try_unfold(
-            (this, company_id, Some(cursor)),
-            |(this, company_id, cursor)| async move {
+            (this, company_id, Some(cursor), used, 0u64),
+            |(this, company_id, cursor, mut used, mut pages)| async move {
                 let Some(cursor) = cursor else {
                     return Ok(None);
                 };
                 let page = this.read_page(&company_id, &cursor).await?;
+                pages += 1;
+                let stop = |reason: String| {
+                    let endpoint = Endpoint {
+                        method: Method::GET,
+                        url: this.page_url(&company_id, &cursor),
+                    };
+                    tracing::warn!(endpoint = %endpoint, %reason, "Quip Events paging stopped");
+                    Err(QuipError::new(ErrorKind::Paging { endpoint, reason }))
+                };
                 let more = page.more_to_read.unwrap_or(!page.events.is_empty());
                 let next = match (&page.next_cursor, more) {
-                    (Some(c), true) => Some(OpenCursor {
-                        cursor: c.clone(),
-                        realtime: cursor.realtime,
-                    }),
+                    (Some(c), true) => {
+                        if !used.insert(c.clone()) {
+                            return stop(format!(
+                                "page {pages} hands back a cursor already read: the server \
+                                 would serve the same events again"
+                            ));
+                        }
+                        Some(OpenCursor {
+                            cursor: c.clone(),
+                            realtime: cursor.realtime,
+                        })
+                    }
                     _ => None,
                 };
-                Ok(Some((page, (this, company_id, next))))
+                let max_pages = this.client.transport.max_pages;
+                if next.is_some() && pages >= max_pages {
+                    return stop(format!(
+                        "{pages} pages and the server still has more: over the limit of \
+                         {max_pages} pages per cursor (`[quip] max_pages`)"
+                    ));
+                }
+                Ok(Some((page, (this, company_id, next, used, pages))))
             },
         )
     }

@@ -69,7 +69,10 @@ mod users;
 pub use admin::{AdminHandler, AdminListUsers};
 pub use client::QuipClient;
 pub use clock::{Clock, SystemClock};
-pub use config::{ClientConfig, DEFAULT_BASE_URL, DEFAULT_SCIM_URL, RetryPolicy};
+pub use config::{
+    ClientConfig, DEFAULT_BASE_URL, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_SCIM_URL, RetryPolicy,
+};
 pub use error::{ApiErrorBody, Endpoint, ErrorKind, QuipError};
 pub use events::{CursorKind, EventFieldNames, EventsHandler, OpenCursor, fold_logins};
 pub use models::{

@@ -4,10 +4,13 @@ use std::collections::HashSet;
 
 use futures::stream::{self, Stream, StreamExt, TryStreamExt};
 
+use http::Method;
+
 use crate::client::QuipClient;
-use crate::error::QuipError;
+use crate::error::{Endpoint, ErrorKind, QuipError};
 use crate::models::{ScimListResponse, ScimUser};
 use crate::ratelimit::ApiClass;
+use crate::redact::RedactedUrl;
 use crate::transport::{Request, Transport};
 
 /// SCIM API. Get one with [`QuipClient::scim`]. Uses the SCIM token when configured.
@@ -51,10 +54,16 @@ pub struct ScimListUsers {
     filter: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Cursor {
     next_index: u64,
     done: bool,
+    pages: u64,
+    received: u64,
+    /// The smallest `totalResults` served (a hint: it may change while paging).
+    total_hint: Option<u64>,
+    /// Ids received so far.
+    seen: HashSet<String>,
 }
 
 impl ScimListUsers {
@@ -70,45 +79,96 @@ impl ScimListUsers {
         self
     }
 
-    /// One request from `start_index` (1-based).
-    pub async fn page(&self, start_index: u64) -> Result<ScimListResponse, QuipError> {
+    fn url(&self, start_index: u64) -> RedactedUrl {
         let start = start_index.to_string();
         let count = self.count.to_string();
         let mut query = vec![("startIndex", start.as_str()), ("count", count.as_str())];
         if let Some(f) = &self.filter {
             query.push(("filter", f.as_str()));
         }
-        let url = Transport::url(&self.client.transport.scim_url, &["2", "Users"], &query);
+        Transport::url(&self.client.transport.scim_url, &["2", "Users"], &query)
+    }
+
+    /// One request from `start_index` (1-based).
+    pub async fn page(&self, start_index: u64) -> Result<ScimListResponse, QuipError> {
         self.client
             .transport
-            .send(Request::get(ApiClass::Scim, url))
+            .send(Request::get(ApiClass::Scim, self.url(start_index)))
             .await?
             .json()
     }
 
-    /// Every page, as served (duplicates across pages are possible; see
-    /// [`ScimListUsers::users`]). An error ends the stream.
+    /// Every page, as served. An error ends the stream, and so does a server that does not
+    /// end the listing ([`crate::ErrorKind::Paging`]): a page repeating a user already
+    /// received (a server ignoring `startIndex`), more users than `totalResults` plus one
+    /// page, or more pages than the client's `max_pages`.
     pub fn pages(self) -> impl Stream<Item = Result<ScimListResponse, QuipError>> + Send + 'static {
         let cursor = Cursor {
             next_index: 1,
-            done: false,
+            ..Cursor::default()
         };
         stream::try_unfold((self, cursor), |(this, mut cursor)| async move {
             if cursor.done {
                 return Ok(None);
             }
-            let page = this.page(cursor.next_index).await?;
+            let start = cursor.next_index;
+            let page = this.page(start).await?;
+            cursor.pages += 1;
+            let stop = |reason: String| {
+                let endpoint = Endpoint {
+                    method: Method::GET,
+                    url: this.url(start),
+                };
+                tracing::warn!(endpoint = %endpoint, %reason, "Quip SCIM listing stopped");
+                Err(QuipError::new(ErrorKind::Paging { endpoint, reason }))
+            };
             let received = page.resources.len() as u64;
+            let mut repeated = 0usize;
+            for u in &page.resources {
+                if !cursor.seen.insert(u.id.clone()) {
+                    repeated += 1;
+                }
+            }
+            if repeated > 0 {
+                return stop(format!(
+                    "the page at startIndex={start} repeats {repeated} user(s) already \
+                     received: the server seems to ignore startIndex, or users moved while \
+                     they were paged"
+                ));
+            }
+            cursor.received += received;
+            if let Some(total) = page.total_results {
+                cursor.total_hint = Some(cursor.total_hint.map_or(total, |t| t.min(total)));
+            }
+            let page_size = u64::from(this.count).max(received);
+            if let Some(total) = cursor.total_hint
+                && cursor.received > total.saturating_add(page_size)
+            {
+                return stop(format!(
+                    "{} users received in {} page(s), more than totalResults ({total}) plus one \
+                     page",
+                    cursor.received, cursor.pages
+                ));
+            }
             cursor.next_index += received;
             cursor.done = received == 0
                 || page
                     .total_results
                     .is_some_and(|total| cursor.next_index > total);
+            let max_pages = this.client.transport.max_pages;
+            if !cursor.done && cursor.pages >= max_pages {
+                return stop(format!(
+                    "{} pages ({} users) and still no last page: over the limit of {max_pages} \
+                     pages per listing (`[quip] max_pages`)",
+                    cursor.pages, cursor.received
+                ));
+            }
             Ok(Some((page, (this, cursor))))
         })
     }
 
-    /// Every user once (de-duplicated by id: a page served twice does not double users).
+    /// Every user once (a page repeating users ends the stream with an error, see
+    /// [`ScimListUsers::pages`]; the de-duplication is a second line of defence).
     pub fn users(self) -> impl Stream<Item = Result<ScimUser, QuipError>> + Send + 'static {
         let mut seen = HashSet::new();
         self.pages()

@@ -157,6 +157,9 @@ pub(crate) struct Transport {
     scim_token: Option<SecretString>,
     pub(crate) policy: RetryPolicy,
     timeout: Duration,
+    max_response_bytes: u64,
+    /// Most pages one listing or Events cursor may take.
+    pub(crate) max_pages: u64,
     pub(crate) clock: Arc<dyn Clock>,
     pacer: Mutex<Pacer>,
     counters: Mutex<Counters>,
@@ -208,6 +211,8 @@ impl Transport {
             scim_token: config.scim_token,
             policy: config.retry,
             timeout: config.timeout,
+            max_response_bytes: config.max_response_bytes.max(1),
+            max_pages: config.max_pages.max(1),
             clock,
             pacer: Mutex::new(Pacer::default()),
             counters: Mutex::new(Counters::default()),
@@ -375,7 +380,17 @@ impl Transport {
             }
             let (status, headers, body) = match outcome {
                 Ok(parts) => parts,
-                Err(error) => {
+                Err(Failure::TooLarge { declared }) => {
+                    // Not retried: the same answer would come again, and reading it is the
+                    // harm the limit prevents.
+                    tracing::warn!(endpoint = %endpoint, limit = self.max_response_bytes, declared, "Quip's response exceeds the size limit; stopped reading it");
+                    return Err(QuipError::new(ErrorKind::TooLarge {
+                        endpoint,
+                        limit: self.max_response_bytes,
+                        declared,
+                    }));
+                }
+                Err(Failure::Http(error)) => {
                     failures += 1;
                     let retryable = req.idempotent || error.is_connect();
                     let description = self.describe(&error);
@@ -476,12 +491,13 @@ impl Transport {
         }
     }
 
-    /// One attempt: send, then read the whole body (a body cut short is a failed attempt).
+    /// One attempt: send, then read the whole body up to the size limit (a body cut short
+    /// is a failed attempt).
     async fn attempt(
         &self,
         req: &Request,
         auth: Option<&HeaderValue>,
-    ) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
+    ) -> Result<(u16, HeaderMap, Vec<u8>), Failure> {
         let mut builder = self
             .http
             .request(req.method.clone(), req.url.expose().clone());
@@ -491,10 +507,10 @@ impl Transport {
         if let Some(form) = &req.form {
             builder = builder.form(&form.0);
         }
-        let response = builder.send().await?;
+        let response = builder.send().await.map_err(Failure::Http)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        let body = read_body(response, self.max_response_bytes).await?;
         Ok((status, headers, body))
     }
 
@@ -504,6 +520,35 @@ impl Transport {
         self.auth_header(Auth::Scim)?;
         Ok(())
     }
+}
+
+/// Why an attempt produced no response to look at.
+enum Failure {
+    /// The request could not be sent, or the body could not be read.
+    Http(reqwest::Error),
+    /// The body is larger than the limit (`declared`: its `Content-Length`, when sent).
+    TooLarge { declared: Option<u64> },
+}
+
+/// Reads a body chunk by chunk, giving up as soon as it would exceed `limit` bytes: a
+/// declared `Content-Length` above the limit fails before a byte is read, and a body without
+/// one (or lying about it) fails at the first chunk past the limit. The rest is never read;
+/// dropping the response closes the connection.
+async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, Failure> {
+    let declared = response.content_length();
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Failure::TooLarge { declared });
+    }
+    // Never trust the declared size for the allocation beyond a first megabyte.
+    let initial = declared.map_or(0, |n| usize::try_from(n.min(1 << 20)).unwrap_or(0));
+    let mut body = Vec::with_capacity(initial);
+    while let Some(chunk) = response.chunk().await.map_err(Failure::Http)? {
+        if (body.len() as u64).saturating_add(chunk.len() as u64) > limit {
+            return Err(Failure::TooLarge { declared });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The `Location` of a redirect, resolved against the request URL and shown redacted.

@@ -207,6 +207,12 @@ pub struct QuipSection {
     pub timeout: String,
     /// Cap on the total time spent waiting on rate limits and retries per run, e.g. `15m`.
     pub max_wait: String,
+    /// Largest response body accepted, e.g. `"64MiB"` or a number of bytes.
+    pub max_response_bytes: ByteSize,
+    /// Most pages one listing or Events cursor may take.
+    pub max_pages: u64,
+    /// Accept plain `http://` URLs to hosts other than this machine (tokens in clear text).
+    pub allow_insecure_http: bool,
 }
 
 impl Default for QuipSection {
@@ -225,8 +231,88 @@ impl Default for QuipSection {
             events_lookback: "90d".to_owned(),
             timeout: "30s".to_owned(),
             max_wait: "15m".to_owned(),
+            max_response_bytes: ByteSize::default(),
+            max_pages: 10_000,
+            allow_insecure_http: false,
         }
     }
+}
+
+/// A size in bytes: a number of bytes, or text with a unit (`"64MiB"`, `"512 KiB"`,
+/// `"1GB"`; `KiB`/`MiB`/`GiB` are powers of 1024, `KB`/`MB`/`GB` powers of 1000).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ByteSize {
+    /// A number of bytes.
+    Bytes(u64),
+    /// Text with a unit.
+    Text(String),
+}
+
+impl Default for ByteSize {
+    fn default() -> Self {
+        ByteSize::Text("64MiB".to_owned())
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    /// A clearer message than an untagged enum's "did not match any variant".
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of bytes or a size such as \"64MiB\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize::Bytes(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<ByteSize, E> {
+                u64::try_from(n).map(ByteSize::Bytes).map_err(|_| {
+                    E::custom(format!("{n} is not a size: it must be at least 1 byte"))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ByteSize, E> {
+                Ok(ByteSize::Text(text.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl ByteSize {
+    /// The size in bytes (at least 1).
+    pub fn bytes(&self) -> Result<u64, String> {
+        let n = match self {
+            ByteSize::Bytes(n) => *n,
+            ByteSize::Text(text) => parse_size(text)?,
+        };
+        if n == 0 {
+            return Err("must be at least 1 byte".to_owned());
+        }
+        Ok(n)
+    }
+}
+
+/// Parses `64MiB`, `512 KiB`, `1GB`, `1000`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad =
+        || format!("\"{text}\" is not a size; use e.g. \"64MiB\", \"512KiB\" or a number of bytes");
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(factor).ok_or_else(bad)
 }
 
 /// How writes reach Oomnitza.
@@ -266,6 +352,12 @@ pub struct OomnitzaSection {
     pub timeout: String,
     /// Cap on the time one request spends waiting between retries (429, 5xx, timeouts).
     pub max_wait: String,
+    /// Largest response body accepted, e.g. `"64MiB"` or a number of bytes.
+    pub max_response_bytes: ByteSize,
+    /// Most pages one listing may take.
+    pub max_pages: u64,
+    /// Accept a plain `http://` URL to a host other than this machine (token in clear text).
+    pub allow_insecure_http: bool,
 }
 
 impl Default for OomnitzaSection {
@@ -282,6 +374,9 @@ impl Default for OomnitzaSection {
             connector_name: "quip-oomnitza".to_owned(),
             timeout: "30s".to_owned(),
             max_wait: "2m".to_owned(),
+            max_response_bytes: ByteSize::default(),
+            max_pages: 1000,
+            allow_insecure_http: false,
         }
     }
 }
@@ -461,6 +556,17 @@ impl Config {
                  variable (credential = { env = \"QUIP_TOKEN\" })",
             ));
         }
+        check_plain_http(&f.quip.base_url, f.quip.allow_insecure_http, "quip")
+            .map_err(|m| self.error_at("quip.base_url", m))?;
+        check_plain_http(&f.quip.scim_url, f.quip.allow_insecure_http, "quip")
+            .map_err(|m| self.error_at("quip.scim_url", m))?;
+        f.quip
+            .max_response_bytes
+            .bytes()
+            .map_err(|m| self.error_at("quip.max_response_bytes", m))?;
+        if f.quip.max_pages == 0 {
+            return Err(self.error_at("quip.max_pages", "must be at least 1"));
+        }
         for key in ["quip.events_lookback", "quip.timeout", "quip.max_wait"] {
             let value = match key {
                 "quip.events_lookback" => &f.quip.events_lookback,
@@ -476,7 +582,21 @@ impl Config {
                     "missing: set it to your tenant, e.g. \"https://acme.oomnitza.com\"",
                 ));
             }
-            Some(url) => check_url(url).map_err(|m| self.error_at("oomnitza.base_url", m))?,
+            Some(url) => {
+                check_url(url).map_err(|m| self.error_at("oomnitza.base_url", m))?;
+                check_plain_http(url, f.oomnitza.allow_insecure_http, "oomnitza")
+                    .map_err(|m| self.error_at("oomnitza.base_url", m))?;
+            }
+        }
+        f.oomnitza
+            .max_response_bytes
+            .bytes()
+            .map_err(|m| self.error_at("oomnitza.max_response_bytes", m))?;
+        if !(1..=u64::from(u32::MAX)).contains(&f.oomnitza.max_pages) {
+            return Err(self.error_at(
+                "oomnitza.max_pages",
+                format!("must be between 1 and {}", u32::MAX),
+            ));
         }
         if f.oomnitza.credential.is_none() {
             return Err(self.error_at(
@@ -499,6 +619,67 @@ impl Config {
             return Err(self.error_at("run.batch_size", "must be between 1 and 1000"));
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// One warning per plain `http://` URL to another machine that `allow_insecure_http`
+    /// lets through: shown on every run, since the token travels in clear text.
+    pub fn insecure_http_warnings(&self) -> Vec<String> {
+        let f = &self.file;
+        let mut urls = vec![
+            ("quip.base_url", f.quip.base_url.as_str()),
+            ("quip.scim_url", f.quip.scim_url.as_str()),
+        ];
+        if let Some(url) = &f.oomnitza.base_url {
+            urls.push(("oomnitza.base_url", url.as_str()));
+        }
+        let mut warnings = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (key, url) in urls {
+            if let Some(host) = plain_http_host(url)
+                && seen.insert(url)
+            {
+                let section = key.split('.').next().unwrap_or_default();
+                warnings.push(format!(
+                    "{}: {key} = {url} is plain http:// to {host}, another machine: the {section} \
+                     token and people's data travel unencrypted ([{section}] allow_insecure_http \
+                     = true)",
+                    self.path.display()
+                ));
+            }
+        }
+        warnings
+    }
+}
+
+/// The host of a plain `http://` URL when it is not this machine (`localhost`,
+/// `127.0.0.0/8`, `::1`); `None` for https and for loopback.
+fn plain_http_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some(host)
+}
+
+/// Refuses plain `http://` to another machine unless `allowed`.
+fn check_plain_http(url: &str, allowed: bool, section: &str) -> Result<(), String> {
+    match plain_http_host(url) {
+        Some(host) if !allowed => Err(format!(
+            "plain http:// to {host} would send the {section} token and people's data \
+             unencrypted; use https://, or set `allow_insecure_http = true` in [{section}] to \
+             accept that (plain http:// is allowed without it only to localhost, 127.0.0.0/8 \
+             and ::1)"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -705,6 +886,89 @@ credential = "oomnitza"
             Some((1, 2)),
             "points at the [quip] table when the key is absent"
         );
+    }
+
+    #[test]
+    fn plain_http_is_refused_for_other_hosts_unless_allowed() {
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9/x",
+            "http://localhost:99",
+            "http://[::1]:8080/",
+        ] {
+            let text = MINIMAL.replace("https://acme.oomnitza.com", loopback);
+            let c = parse(&text).unwrap_or_else(|e| panic!("{loopback}: {e}"));
+            assert!(c.insecure_http_warnings().is_empty(), "{loopback}");
+        }
+        for remote in [
+            "http://acme.oomnitza.com",
+            "http://0.0.0.0:8080",
+            "http://10.0.0.1",
+            "http://[::2]/",
+            "http://127.0.0.1.nip.io",
+            "http://localhost.evil.example",
+        ] {
+            let text = MINIMAL.replace("https://acme.oomnitza.com", remote);
+            let e = parse(&text).expect_err(remote);
+            assert_eq!(e.key.as_deref(), Some("oomnitza.base_url"), "{remote}");
+            assert_eq!(e.position.map(|p| p.0), Some(6), "{remote}");
+            let shown = e.to_string();
+            assert!(shown.starts_with("quip-oomnitza.toml:6:"), "{shown}");
+            assert!(shown.contains("allow_insecure_http = true"), "{shown}");
+
+            let allowed = text.replace(
+                "credential = \"oomnitza\"",
+                "credential = \"oomnitza\"\nallow_insecure_http = true",
+            );
+            let c = parse(&allowed).unwrap_or_else(|e| panic!("{remote}: {e}"));
+            let warnings = c.insecure_http_warnings();
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("oomnitza.base_url"), "{warnings:?}");
+        }
+        // The option is per system: Oomnitza's does not let Quip through.
+        let text = "[quip]\nbase_url = \"http://quip.example\"\ncredential = \"q\"\n\
+             [oomnitza]\nbase_url = \"https://a.oomnitza.com\"\ncredential = \"o\"\n\
+             allow_insecure_http = true\n";
+        let e = parse(text).expect_err("quip over http");
+        assert_eq!(e.key.as_deref(), Some("quip.base_url"));
+    }
+
+    #[test]
+    fn limits_parse_and_reject_zero() {
+        let c = parse(MINIMAL).expect("defaults");
+        assert_eq!(c.file.quip.max_response_bytes.bytes(), Ok(64 << 20));
+        assert_eq!(c.file.oomnitza.max_pages, 1000);
+        assert_eq!(c.file.quip.max_pages, 10_000);
+        for (value, bytes) in [
+            ("\"512KiB\"", 512 << 10),
+            ("\"1 GiB\"", 1 << 30),
+            ("\"2MB\"", 2_000_000),
+            ("4096", 4096),
+        ] {
+            let text = MINIMAL.replace(
+                "credential = \"oomnitza\"",
+                &format!("credential = \"oomnitza\"\nmax_response_bytes = {value}"),
+            );
+            let c = parse(&text).unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(c.file.oomnitza.max_response_bytes.bytes(), Ok(bytes));
+        }
+        for (line, key) in [
+            (
+                "max_response_bytes = \"lots\"",
+                "oomnitza.max_response_bytes",
+            ),
+            ("max_response_bytes = 0", "oomnitza.max_response_bytes"),
+            ("max_response_bytes = -5", "oomnitza.max_response_bytes"),
+            ("max_response_bytes = 1.5", "oomnitza.max_response_bytes"),
+            ("max_pages = 0", "oomnitza.max_pages"),
+        ] {
+            let text = MINIMAL.replace(
+                "credential = \"oomnitza\"",
+                &format!("credential = \"oomnitza\"\n{line}"),
+            );
+            let e = parse(&text).expect_err(line);
+            assert_eq!(e.key.as_deref(), Some(key), "{line}: {e}");
+        }
     }
 
     #[test]

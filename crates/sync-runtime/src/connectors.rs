@@ -7,7 +7,7 @@ use oomnitza_client::{OomnitzaClient, OomnitzaTarget, PeopleDeactivation, Target
 use quip_client::{EventsConfig, QuipClient, QuipSource, QuipSourceConfig, RoleSource};
 use sync_engine::{ApplyOptions, Source};
 
-use crate::config::{Config, ConfigError, Listing, WriteStrategy, parse_duration};
+use crate::config::{ByteSize, Config, ConfigError, Listing, WriteStrategy, parse_duration};
 use crate::credentials::{LocalStore, Secret, resolve};
 use crate::definition::sync_definition;
 use crate::integration::{Integration, RuntimeError};
@@ -80,6 +80,10 @@ fn duration(config: &Config, key: &str, text: &str) -> Result<Duration, ConfigEr
     parse_duration(text).map_err(|m| config.error_at(key, m))
 }
 
+fn size(config: &Config, key: &str, value: &ByteSize) -> Result<u64, ConfigError> {
+    value.bytes().map_err(|m| config.error_at(key, m))
+}
+
 fn json_value(
     config: &Config,
     key: &str,
@@ -108,7 +112,19 @@ pub fn build_with_secrets(config: &Config, secrets: Secrets) -> Result<Connected
             .retry
             .clone()
             .wait_cap(duration(config, "quip.max_wait", &f.quip.max_wait)?);
-    quip_config = quip_config.retry(retry);
+    quip_config = quip_config
+        .retry(retry)
+        .max_response_bytes(size(
+            config,
+            "quip.max_response_bytes",
+            &f.quip.max_response_bytes,
+        )?)
+        .max_pages(f.quip.max_pages);
+    // On the security target, which applications keep at `warn` under `--quiet`: a token
+    // in clear text is something the admin must hear about on every run.
+    for warning in config.insecure_http_warnings() {
+        tracing::warn!(target: credential_store::SECURITY_LOG_TARGET, "{warning}");
+    }
     let quip = QuipClient::new(quip_config)
         .map_err(|e| config.error_at("quip.base_url", e.to_string()))?;
     let listing = match f.quip.listing {
@@ -143,6 +159,12 @@ pub fn build_with_secrets(config: &Config, secrets: Secrets) -> Result<Connected
         .map_err(|e| config.error_at("oomnitza.base_url", e.to_string()))?
         .with_timeout(duration(config, "oomnitza.timeout", &f.oomnitza.timeout)?)
         .with_concurrency(f.oomnitza.concurrency)
+        .with_max_response_bytes(size(
+            config,
+            "oomnitza.max_response_bytes",
+            &f.oomnitza.max_response_bytes,
+        )?)
+        .with_max_pages(u32::try_from(f.oomnitza.max_pages).unwrap_or(u32::MAX))
         .with_retry(
             oomnitza_client::RetryPolicy::default().with_max_total_wait(duration(
                 config,

@@ -7,6 +7,7 @@ mod credential_safety;
 mod credentials;
 mod demo;
 mod failures;
+mod hostile;
 mod interrupt;
 mod messages;
 mod preferences;

@@ -328,6 +328,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id().expect("still running")
+    }
+
     /// Reads stdout until a line equal to `line` (returns everything read so far).
     pub async fn read_until_line(&mut self, line: &str) -> &str {
         let read = async {

@@ -6,6 +6,7 @@
 mod canary;
 mod common;
 mod contract;
+mod limits;
 mod redirects;
 mod retry;
 mod sandbox;

@@ -455,7 +455,8 @@ async fn roles_and_last_activity_come_from_the_emulator() {
 async fn skipped_repeated_and_malformed_pages_make_the_read_incomplete() {
     let clock = SteppedClock::at(HOUR_START);
 
-    // SCIM: one page skipped (the next one served in its place) → 400 distinct of 500.
+    // SCIM: one page skipped (the next one served in its place): the next request serves
+    // that page again, which stops the listing (a repeated page) after 200 users.
     let quip = emulator(500, clock.clone()).await;
     quip.faults().inject(
         FaultRule::new(Method::GET, "/2/Users", Fault::SkipPage)
@@ -467,16 +468,17 @@ async fn skipped_repeated_and_malformed_pages_make_the_read_incomplete() {
         .read(&NoProgress)
         .await
         .unwrap();
-    assert_eq!(snapshot.records.len(), 400);
+    assert_eq!(snapshot.records.len(), 200);
     assert!(
         matches!(&snapshot.completeness, Completeness::Incomplete { reason }
-            if reason.contains("read 400 distinct user(s) but the server reported a total of 500")),
+            if reason.contains("listing stopped after 2 page(s) and 200 user(s)")
+                && reason.contains("startIndex=201 repeats 100 user(s) already received")),
         "{:?}",
         snapshot.completeness
     );
     quip.shutdown().await;
 
-    // Admin: one page served twice → duplicates dropped, count short.
+    // Admin: one page served twice: the listing stops at the repeat, count short.
     let quip = emulator(500, clock.clone()).await;
     quip.faults().inject(
         FaultRule::new(Method::POST, "/1/admin/users/list", Fault::RepeatPage)
@@ -488,8 +490,13 @@ async fn skipped_repeated_and_malformed_pages_make_the_read_incomplete() {
         .read(&NoProgress)
         .await
         .unwrap();
-    assert_eq!(snapshot.records.len(), 400);
-    assert!(!snapshot.completeness.is_complete());
+    assert_eq!(snapshot.records.len(), 200);
+    assert!(
+        matches!(&snapshot.completeness, Completeness::Incomplete { reason }
+            if reason.contains("repeats 100 user(s) already received")),
+        "{:?}",
+        snapshot.completeness
+    );
     quip.shutdown().await;
 
     // A body that does not decode mid-listing: final for that page, read incomplete.

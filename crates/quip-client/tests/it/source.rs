@@ -319,7 +319,7 @@ async fn a_total_that_does_not_match_makes_the_read_incomplete() {
                 .path("/2/Users")
                 .query_param("startIndex", "1");
             then.status(200)
-                .json_body(scim_page(1, 3, json!([{"id":"A"},{"id":"A"}])));
+                .json_body(scim_page(1, 3, json!([{"id":"A"},{"id":"B"}])));
         })
         .await;
     let p2 = server
@@ -337,7 +337,7 @@ async fn a_total_that_does_not_match_makes_the_read_incomplete() {
         .page_size(2);
     let source = QuipSource::new(client(&server), cfg);
     let snap = source.read(&sync_engine::NoProgress).await.unwrap();
-    assert_eq!(snap.records.len(), 1);
+    assert_eq!(snap.records.len(), 2);
     assert_eq!(snap.reported_total, Some(3));
     assert!(
         matches!(&snap.completeness, Completeness::Incomplete { reason } if reason.contains("total of 3")),
