@@ -54,7 +54,7 @@ pub use clock::{Clock, ScaledClock, SystemClock};
 pub use datagen::{DataSpec, Person};
 pub use faults::{Counters, Fault, FaultRule, Faults, PageFault, RequestCount};
 pub use oomnitza::{CustomField, OomnitzaConfig, OomnitzaEmulator, OomnitzaState};
-pub use quip::{QuipConfig, QuipEmulator, QuipLimits, QuipState, ThrottleStyle};
+pub use quip::{EventsApi, QuipConfig, QuipEmulator, QuipLimits, QuipState, ThrottleStyle};
 
 /// Errors starting the sandbox.
 #[derive(Debug, thiserror::Error)]

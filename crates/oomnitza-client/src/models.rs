@@ -52,6 +52,16 @@ pub(crate) mod de {
         })
     }
 
+    /// A non-negative count from an integer or a numeric string; null, missing, empty or
+    /// out of range → `None` (a limit that cannot be read is no limit to enforce here).
+    pub(crate) fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        Ok(match Option::<Json>::deserialize(d)? {
+            Some(Json::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Some(Json::String(s)) => s.trim().parse::<u32>().ok(),
+            _ => None,
+        })
+    }
+
     /// Epoch seconds from an integer, a float, a numeric string or an RFC 3339 string.
     pub(crate) fn opt_epoch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         Ok(match Option::<Json>::deserialize(d)? {
@@ -234,6 +244,9 @@ pub struct FieldMeta {
     /// Whether values must be unique (`"1"`/`"0"`).
     #[serde(default, deserialize_with = "de::opt_flag")]
     pub unique: Option<bool>,
+    /// The longest text value the field holds, in characters (`256` for Short Text).
+    #[serde(default, deserialize_with = "de::opt_count")]
+    pub length: Option<u32>,
     /// Every other entry key, as sent.
     #[serde(flatten)]
     pub other: Map<String, Json>,
@@ -802,6 +815,16 @@ mod tests {
         assert!(m.is_unique("quip_user_id"));
         assert!(m.is_read_only("quip_user_id"));
         assert!(!m.is_unique("email"));
+        assert_eq!(m.get("quip_user_id").unwrap().length, None);
+        let m: UsersMeta = serde_json::from_str(
+            r#"{"a":{"length":256},"b":{"length":"1024"},"c":{"length":""},"d":{"length":-1}}"#,
+        )
+        .unwrap();
+        let length = |f: &str| m.get(f).unwrap().length;
+        assert_eq!(
+            [length("a"), length("b"), length("c"), length("d")],
+            [Some(256), Some(1024), None, None]
+        );
     }
 
     #[test]

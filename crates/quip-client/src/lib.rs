@@ -83,5 +83,8 @@ pub use oauth::{OAuthHandler, RefreshRequest, TokenInfo};
 pub use ratelimit::{ApiClass, RateLimitHeaders, Window};
 pub use redact::RedactedUrl;
 pub use scim::{ScimHandler, ScimListUsers};
-pub use source::{EventsConfig, Listing, QuipSource, QuipSourceConfig, RoleSource, quip_fields};
+pub use source::{
+    EventsConfig, LAST_ACTIVITY_FIELDS, Listing, QuipSource, QuipSourceConfig, ROLE_FIELDS,
+    RoleSource, quip_fields,
+};
 pub use users::{BULK_LIMIT, UsersHandler};

@@ -18,7 +18,7 @@
 //! plus one call per retry or throttled attempt. So SCIM with enrichment reads 25,000 users
 //! in 1 + 250 + 25 = 276 calls, and Admin in 1 + 250 = 251.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,7 +27,7 @@ use compact_str::CompactString;
 use futures::StreamExt;
 use sync_engine::{
     ApiStats, Completeness, ConnectorError, FieldKind, FieldSpec, Fields, Progress, ProgressEvent,
-    Source, SourceRecord, SourceSnapshot, Stage, Value,
+    Source, SourceRecord, SourceSnapshot, Stage, UnknownFields, Value,
 };
 
 use crate::client::QuipClient;
@@ -199,7 +199,29 @@ impl QuipSourceConfig {
         self.page_size = n.max(1);
         self
     }
+
+    /// Keeps only the optional reads that provide a field in `used` (the source fields the
+    /// mappings and filters read, e.g. [`sync_engine::SyncDefinition::source_fields`]): the
+    /// admin-role endpoint for [`ROLE_FIELDS`], the Events API for
+    /// [`LAST_ACTIVITY_FIELDS`]. A sync that maps neither sends neither request.
+    #[must_use]
+    pub fn only_for_fields(mut self, used: &BTreeSet<String>) -> Self {
+        let uses = |fields: &[&str]| fields.iter().any(|f| used.contains(*f));
+        if !uses(ROLE_FIELDS) {
+            self.roles.admin_role_endpoint = false;
+        }
+        if !uses(LAST_ACTIVITY_FIELDS) {
+            self.last_activity = None;
+        }
+        self
+    }
 }
+
+/// The source fields the admin-role endpoint provides (`role`, and `roles` for templates).
+pub const ROLE_FIELDS: &[&str] = &["role", "roles"];
+
+/// The source fields the Events API provides.
+pub const LAST_ACTIVITY_FIELDS: &[&str] = &["last_activity"];
 
 /// The source connector. `system()` is `quip`.
 #[derive(Debug, Clone)]
@@ -314,10 +336,13 @@ fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
     }
 }
 
-/// What went wrong while reading, for the snapshot's completeness.
+/// What went wrong while reading: roster gaps (the snapshot's completeness) and
+/// enrichments that could not be read (unknown fields, warnings only).
 #[derive(Debug, Default)]
 struct Gaps {
     reasons: Vec<String>,
+    /// Optional reads that failed: their fields are unknown this run.
+    unknown: Vec<UnknownFields>,
     /// The wait cap was reached: later stages would fail at once, so they are skipped.
     gave_up: bool,
 }
@@ -335,7 +360,41 @@ impl Gaps {
         }
         self.add(format!("{what}: {e}"));
     }
+
+    /// An optional read (`api`) failed or was skipped: `fields` are unknown this run. The
+    /// roster stays complete; the warning names the API and the HTTP status.
+    fn enrichment(&mut self, api: &str, fields: &[&str], why: &str) {
+        let list = fields
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let warning = format!(
+            "{api} could not be read ({why}); unknown this run and left as the target has it: {list}"
+        );
+        tracing::warn!(%warning, "Quip enrichment not read");
+        self.unknown
+            .push(UnknownFields::all(fields.iter().copied(), warning));
+    }
+
+    fn enrichment_failed(&mut self, api: &str, fields: &[&str], e: &QuipError) {
+        if e.is_throttled() {
+            self.gave_up = true;
+        }
+        let text = e.to_string();
+        let why = match e.status() {
+            Some(status) if !text.contains(&format!("HTTP {status}")) => {
+                format!("HTTP {status}: {text}")
+            }
+            _ => text,
+        };
+        self.enrichment(api, fields, &why);
+    }
 }
+
+/// The API names used in warnings.
+const ROLES_API: &str = "Quip Admin API admin roles (GET /1/admin/company/admin-roles)";
+const EVENTS_API: &str = "Quip Events API login events (GET /1/admin/events/1/...)";
 
 /// Where this run's roles come from.
 enum RoleLookup {
@@ -564,7 +623,11 @@ impl QuipSource {
             return RoleLookup::Configured;
         }
         if gaps.gave_up {
-            gaps.add("admin roles skipped (roles are left as they are)");
+            gaps.enrichment(
+                ROLES_API,
+                ROLE_FIELDS,
+                "skipped: the rate-limit wait cap was reached",
+            );
             return RoleLookup::Unknown;
         }
         match self.client.admin().admin_roles(company_id).await {
@@ -578,10 +641,7 @@ impl QuipSource {
                 RoleLookup::Configured
             }
             Err(e) => {
-                gaps.failed(
-                    "admin roles could not be read (roles are left as they are)",
-                    &e,
-                );
+                gaps.enrichment_failed(ROLES_API, ROLE_FIELDS, &e);
                 RoleLookup::Unknown
             }
         }
@@ -596,7 +656,11 @@ impl QuipSource {
             return HashMap::new();
         };
         if gaps.gave_up {
-            gaps.add("last activity skipped");
+            gaps.enrichment(
+                EVENTS_API,
+                LAST_ACTIVITY_FIELDS,
+                "skipped: the rate-limit wait cap was reached",
+            );
             return HashMap::new();
         }
         let now: DateTime<Utc> = self.client.transport.clock.now().into();
@@ -609,8 +673,10 @@ impl QuipSource {
             .await
         {
             Ok(map) => map,
+            // 403/404: the Events add-on is not licensed here; anything else: it failed.
+            // Either way last activity is unknown, never "no activity".
             Err(e) => {
-                gaps.failed("last activity (login events) could not be read", &e);
+                gaps.enrichment_failed(EVENTS_API, LAST_ACTIVITY_FIELDS, &e);
                 HashMap::new()
             }
         }
@@ -627,8 +693,8 @@ impl QuipSource {
         let emails: Vec<String> = row.emails.iter().map(|e| e.trim().to_lowercase()).collect();
         let email = emails.first().cloned();
         let roles = &self.config.roles;
-        // Unknown (the endpoint failed): no role at all, rather than a wrong guess; an
-        // incomplete read never clears the role a seat already has.
+        // Unknown (the endpoint failed): no role at all, rather than a wrong guess; the
+        // snapshot marks `role` unknown, so the role a seat already has is left alone.
         let role: Option<String> = match endpoint_roles {
             RoleLookup::Endpoint(map) => Some(
                 map.get(&row.id)
@@ -760,6 +826,7 @@ impl QuipSource {
             records,
             completeness,
             reported_total: total,
+            unknown: gaps.unknown,
         })
     }
 }

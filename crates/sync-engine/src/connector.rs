@@ -61,6 +61,63 @@ pub struct CollectionSpec {
     pub fields: Vec<FieldName>,
 }
 
+/// What a target's metadata says about one of its fields, so that the plan can catch a
+/// write the target would refuse before it is sent (see [`Target::field_rules`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldRule {
+    /// Target field.
+    pub field: FieldName,
+    /// A value is required: a create cannot leave it empty and an update cannot empty it.
+    pub required: bool,
+    /// No two records may hold the same value (empty values never collide).
+    pub unique: bool,
+    /// The target compares text values of this field without regard to case (for `unique`).
+    pub case_insensitive: bool,
+    /// The longest text value the target accepts, in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+}
+
+impl FieldRule {
+    /// A rule for `field` with no constraint yet.
+    pub fn new(field: impl Into<FieldName>) -> Self {
+        FieldRule {
+            field: field.into(),
+            required: false,
+            unique: false,
+            case_insensitive: false,
+            max_length: None,
+        }
+    }
+
+    /// Builder: text values may hold at most `chars` characters.
+    #[must_use]
+    pub fn max_length(mut self, chars: u32) -> Self {
+        self.max_length = Some(chars);
+        self
+    }
+
+    /// Whether the rule constrains anything.
+    pub fn constrains(&self) -> bool {
+        self.required || self.unique || self.max_length.is_some()
+    }
+
+    /// Builder: a value is required.
+    #[must_use]
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Builder: values are unique; `case_insensitive` when the target ignores case.
+    #[must_use]
+    pub fn unique(mut self, case_insensitive: bool) -> Self {
+        self.unique = true;
+        self.case_insensitive = case_insensitive;
+        self
+    }
+}
+
 /// One change for a target to apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
@@ -313,6 +370,15 @@ pub trait Target: Send + Sync {
     /// Checks, before any write, that the target can hold what `spec` describes (every
     /// field exists, the sync key field is unique). The error tells the user what to fix.
     async fn validate(&self, spec: &CollectionSpec) -> Result<(), ConnectorError>;
+
+    /// The constraints the target's metadata puts on the fields `spec` writes (required,
+    /// unique), asked after [`Target::validate`]. Planning turns a create or update that
+    /// would break one into a per-record error and sends nothing for it. The default knows
+    /// no constraint.
+    async fn field_rules(&self, spec: &CollectionSpec) -> Result<Vec<FieldRule>, ConnectorError> {
+        let _ = spec;
+        Ok(Vec::new())
+    }
 
     /// Reads the current state of a collection, marking which records this integration owns.
     async fn read(

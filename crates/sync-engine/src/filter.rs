@@ -5,6 +5,7 @@
 //! it matches any include rule (or there are none) and no exclude rule. Rules are compiled
 //! and validated when the configuration loads; errors name the rule (`filters.exclude[0]`).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use minijinja::Environment;
@@ -33,6 +34,8 @@ pub struct Filter {
     env: Environment<'static>,
     include: Vec<(String, Compiled)>,
     exclude: Vec<(String, Compiled)>,
+    /// Per rule (include rules, then exclude rules): its path and the variables it reads.
+    vars: Vec<(String, Vec<String>)>,
 }
 
 impl Default for Filter {
@@ -60,10 +63,16 @@ impl FilterConfig {
             };
         let include = compile(&self.include, "include")?;
         let exclude = compile(&self.exclude, "exclude")?;
+        let vars = include
+            .iter()
+            .chain(&exclude)
+            .map(|(path, c)| (path.clone(), template::variables(&env, c)))
+            .collect();
         Ok(Filter {
             env,
             include,
             exclude,
+            vars,
         })
     }
 }
@@ -75,7 +84,23 @@ impl Filter {
             env: template::environment(),
             include: Vec::new(),
             exclude: Vec::new(),
+            vars: Vec::new(),
         }
+    }
+
+    /// Every source field the rules read (derived from the compiled expressions).
+    pub fn source_fields(&self) -> BTreeSet<String> {
+        self.vars.iter().flat_map(|(_, v)| v.clone()).collect()
+    }
+
+    /// The first rule reading a field that is unknown for this record, with that field:
+    /// such a record cannot be filtered, so it must not be used.
+    pub(crate) fn unknown_rule(&self, unknown: &dyn Fn(&str) -> bool) -> Option<(&str, &str)> {
+        self.vars.iter().find_map(|(path, vars)| {
+            vars.iter()
+                .find(|v| unknown(v))
+                .map(|v| (path.as_str(), v.as_str()))
+        })
     }
 
     /// True when there are no rules.

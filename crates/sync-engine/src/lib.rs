@@ -65,6 +65,7 @@
 //!             ],
 //!             completeness: Completeness::Complete,
 //!             reported_total: Some(2),
+//!             unknown: vec![],
 //!         })
 //!     }
 //!
@@ -146,8 +147,8 @@ pub use apply::{
 };
 pub use compare::{CompareOptions, values_equal};
 pub use connector::{
-    ApiStats, Change, CollectionSpec, ConnectorError, ErrorKind, FieldKind, FieldSpec, NoProgress,
-    Operation, Outcome, OutcomeResult, Progress, ProgressEvent, Source, Stage, Target,
+    ApiStats, Change, CollectionSpec, ConnectorError, ErrorKind, FieldKind, FieldRule, FieldSpec,
+    NoProgress, Operation, Outcome, OutcomeResult, Progress, ProgressEvent, Source, Stage, Target,
 };
 pub use error::{ConfigError, Error, MappingError, Position, StalePlan};
 pub use filter::{Filter, FilterConfig};
@@ -160,12 +161,12 @@ pub use pipeline::{
 pub use plan::{
     Action, CollectionPlan, DeactivatePolicy, DeactivateReason, FieldChange, GuardVerdict,
     HeldDeactivation, PlanContext, PlanCounts, PlanEntry, Preference, RejectedRecord, SkipReason,
-    SourceState, plan_collection, plan_collection_with_rejected,
+    SourceState, plan_collection, plan_collection_with_rejected, reject_doomed_writes,
 };
 pub use plan_file::{PLAN_VERSION, SyncPlan, fingerprint_source, fingerprint_target};
 pub use record::{
     Collection, Completeness, FieldName, Fields, SourceRecord, SourceSnapshot, TargetRecord,
-    TargetSnapshot, Value,
+    TargetSnapshot, UnknownFields, Value,
 };
 pub use report::{Counts, RecordError, SessionReport, SessionStatus};
 pub use template::MappingContext;

@@ -19,7 +19,7 @@
 //! seconds), and the string methods `startswith`, `endswith`, `lower`, `upper`, `strip`,
 //! `replace` and `split`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use compact_str::CompactString;
@@ -124,6 +124,8 @@ struct MappedField {
     name: FieldName,
     path: String,
     source: FieldSource,
+    /// The source fields (template variables) the value is computed from.
+    vars: Vec<String>,
 }
 
 /// A compiled, validated mapping for one collection. Templates are compiled once, here.
@@ -211,10 +213,12 @@ impl MappingConfig {
                     template::compile_text(&mut env, &path, &path, src, &known)?
                 }
             };
+            let vars = template::variables(&env, &compiled);
             fields.push(MappedField {
                 name: name.trim().into(),
                 path,
                 source: FieldSource::Template(compiled),
+                vars,
             });
         }
 
@@ -240,6 +244,7 @@ impl MappingConfig {
                     name: target.clone(),
                     path: path.clone(),
                     source: FieldSource::Source(fb.source.trim().to_owned()),
+                    vars: vec![fb.source.trim().to_owned()],
                 });
             }
             fallback_targets.push(target);
@@ -324,6 +329,53 @@ impl Mapping {
     /// How planning compares values of this collection (case-insensitive fields).
     pub fn compare_options(&self) -> &CompareOptions {
         &self.compare
+    }
+
+    /// Every source field this mapping reads: the sync key's source and the variables of
+    /// every template (derived from the compiled templates). A source uses this to read an
+    /// optional API only when a mapping needs what it provides.
+    pub fn source_fields(&self) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = self.fields.iter().flat_map(|f| f.vars.clone()).collect();
+        out.insert(self.sync_key_source.clone());
+        out
+    }
+
+    /// Leaves out of `desired` every target field computed from a source field that is
+    /// unknown for this record (`unknown(name)`), so the plan leaves it as the target has it.
+    /// Returns the fields left out; an error when a key (the sync key or a fallback key)
+    /// depends on an unknown field, since the record could then not be matched safely.
+    pub(crate) fn forget_unknown(
+        &self,
+        desired: &mut DesiredRecord,
+        unknown: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<FieldName>, MappingError> {
+        let key = desired.key.clone();
+        let error = |path: String, var: &str| MappingError {
+            key: key.clone(),
+            path,
+            message: format!(
+                "`{var}` could not be read from the source this run, and this key depends on it"
+            ),
+        };
+        if unknown(&self.sync_key_source) {
+            return Err(error(
+                format!("mapping.{}.sync_key.source", self.collection),
+                &self.sync_key_source,
+            ));
+        }
+        let mut forgotten = Vec::new();
+        for f in &self.fields {
+            let Some(var) = f.vars.iter().find(|v| unknown(v)) else {
+                continue;
+            };
+            if self.spec.fallback_keys.contains(&f.name) {
+                return Err(error(f.path.clone(), var));
+            }
+            if desired.fields.remove(&f.name).is_some() {
+                forgotten.push(f.name.clone());
+            }
+        }
+        Ok(forgotten)
     }
 
     /// The desired target record for one source record.

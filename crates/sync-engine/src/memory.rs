@@ -15,12 +15,12 @@ use async_trait::async_trait;
 use compact_str::{CompactString, format_compact};
 
 use crate::connector::{
-    ApiStats, Change, CollectionSpec, ConnectorError, ErrorKind, FieldSpec, Operation, Outcome,
-    Progress, ProgressEvent, Source, Stage, Target,
+    ApiStats, Change, CollectionSpec, ConnectorError, ErrorKind, FieldRule, FieldSpec, Operation,
+    Outcome, Progress, ProgressEvent, Source, Stage, Target,
 };
 use crate::record::{
     Collection, Completeness, Fields, SourceRecord, SourceSnapshot, TargetRecord, TargetSnapshot,
-    Value,
+    UnknownFields, Value,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -33,6 +33,7 @@ struct SourceState {
     records: Vec<SourceRecord>,
     completeness: Completeness,
     reported_total: Option<u64>,
+    unknown: Vec<UnknownFields>,
     error: Option<(ErrorKind, String)>,
 }
 
@@ -55,6 +56,7 @@ impl MemorySource {
                 records,
                 completeness: Completeness::Complete,
                 reported_total: None,
+                unknown: Vec::new(),
                 error: None,
             }),
             calls: AtomicU64::new(0),
@@ -81,6 +83,11 @@ impl MemorySource {
     /// Makes later reads report this server total.
     pub fn set_reported_total(&self, total: Option<u64>) {
         lock(&self.state).reported_total = total;
+    }
+
+    /// Makes later reads report these fields as unknown (an enrichment that failed).
+    pub fn set_unknown(&self, unknown: Vec<UnknownFields>) {
+        lock(&self.state).unknown = unknown;
     }
 
     /// Makes later reads fail (`None` to stop).
@@ -113,6 +120,7 @@ impl Source for MemorySource {
             records: state.records.clone(),
             completeness: state.completeness.clone(),
             reported_total: state.reported_total,
+            unknown: state.unknown.clone(),
         })
     }
 
@@ -174,6 +182,7 @@ struct TargetState {
     validate_error: Option<(ErrorKind, String)>,
     counters: WriteCounters,
     reads: u64,
+    rules: BTreeMap<Collection, Vec<FieldRule>>,
 }
 
 /// An in-memory target.
@@ -285,6 +294,13 @@ impl MemoryTarget {
         lock(&self.state)
             .failures
             .insert(key.into(), message.into());
+    }
+
+    /// Declares what the target's metadata says about fields of `collection` (required,
+    /// unique), as [`Target::field_rules`] answers it. Not enforced on apply: the engine is
+    /// expected to send nothing that breaks them.
+    pub fn set_field_rules(&self, collection: Collection, rules: Vec<FieldRule>) {
+        lock(&self.state).rules.insert(collection, rules);
     }
 
     /// Makes later reads fail (`None` to stop).
@@ -411,6 +427,14 @@ impl Target for MemoryTarget {
             ));
         }
         Ok(())
+    }
+
+    async fn field_rules(&self, spec: &CollectionSpec) -> Result<Vec<FieldRule>, ConnectorError> {
+        Ok(lock(&self.state)
+            .rules
+            .get(&spec.collection)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn read(

@@ -6,7 +6,7 @@
 //! usually know; a [`Ledger`] answers it (the runtime keeps one from
 //! [`ApplyResult::deactivated_records`] and [`ApplyResult::reactivated_records`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -21,10 +21,13 @@ use crate::filter::Filter;
 use crate::mapping::{DesiredRecord, Mapping};
 use crate::plan::{
     DeactivatePolicy, PlanContext, Preference, RejectedRecord, SourceState,
-    plan_collection_with_rejected,
+    plan_collection_with_rejected, reject_doomed_writes,
 };
 use crate::plan_file::{PLAN_VERSION, SyncPlan, fingerprint_source, fingerprint_target};
-use crate::record::{Collection, Completeness, SourceSnapshot, TargetRecord, TargetSnapshot};
+use crate::record::{
+    Collection, Completeness, FieldName, SourceSnapshot, TargetRecord, TargetSnapshot,
+    UnknownFields,
+};
 use crate::report::SessionReport;
 use crate::template::{MappingContext, RunView};
 
@@ -111,6 +114,58 @@ pub struct SyncDefinition {
     pub policy: SyncPolicy,
     /// The source credential's name (`credential_name` in templates).
     pub credential_name: String,
+}
+
+impl SyncDefinition {
+    /// Every source field the mappings and filters read, derived from their compiled
+    /// templates. A source reads an optional API (an enrichment) only when this holds a
+    /// field it provides (sync-safety.md S14).
+    pub fn source_fields(&self) -> BTreeSet<String> {
+        let mut out = self.filter.source_fields();
+        for m in &self.collections {
+            out.extend(m.source_fields());
+        }
+        out
+    }
+}
+
+/// Which source fields are unknown for which records (from [`SourceSnapshot::unknown`]).
+#[derive(Debug, Default)]
+struct Unknown {
+    /// Unknown for every record.
+    all: HashSet<FieldName>,
+    /// Unknown for some records, by source key.
+    some: HashMap<CompactString, HashSet<FieldName>>,
+}
+
+impl Unknown {
+    fn new(list: &[UnknownFields]) -> Self {
+        let mut u = Unknown::default();
+        for entry in list {
+            match &entry.records {
+                None => u.all.extend(entry.fields.iter().cloned()),
+                Some(keys) => {
+                    for k in keys {
+                        u.some
+                            .entry(k.clone())
+                            .or_default()
+                            .extend(entry.fields.iter().cloned());
+                    }
+                }
+            }
+        }
+        u
+    }
+
+    fn is_empty(&self) -> bool {
+        self.all.is_empty() && self.some.is_empty()
+    }
+
+    /// Whether `field` is unknown for the record with source key `key`.
+    fn of<'a>(&'a self, key: &'a str) -> impl Fn(&str) -> bool + 'a {
+        let some = self.some.get(key);
+        move |field: &str| self.all.contains(field) || some.is_some_and(|s| s.contains(field))
+    }
 }
 
 /// Options of the planning step.
@@ -252,6 +307,9 @@ pub async fn plan(
             source.system()
         ));
     }
+    // Enrichments that could not be read: warnings, never a reason to hold deactivations.
+    warnings.extend(snapshot.unknown.iter().map(|u| u.warning.clone()));
+    let unknown = Unknown::new(&snapshot.unknown);
 
     // Filter and map: one shared view per record, every template compiled once.
     let run = RunView::new(&ctx);
@@ -262,6 +320,22 @@ pub async fn plan(
     let mut rejected: Vec<Vec<RejectedRecord>> = vec![Vec::new(); n];
     let mut excluded = 0_u64;
     for record in snapshot.records {
+        let source_key = record.key.clone();
+        let is_unknown = unknown.of(&source_key);
+        if !unknown.is_empty()
+            && let Some((rule, field)) = def.filter.unknown_rule(&is_unknown)
+        {
+            // Whether the record passes the filters cannot be told: leave it as it is.
+            for r in &mut rejected {
+                r.push(RejectedRecord {
+                    key: source_key.clone(),
+                    message: format!(
+                        "{rule}: `{field}` could not be read from the source this run, so the filter cannot decide; the record is left as it is"
+                    ),
+                });
+            }
+            continue;
+        }
         let view = run.view(Arc::new(record));
         match def.filter.keep_view(&view) {
             Ok(true) => {}
@@ -281,7 +355,13 @@ pub async fn plan(
             }
         }
         for (i, mapping) in def.collections.iter().enumerate() {
-            match mapping.desired_view(&view) {
+            let mapped = mapping.desired_view(&view).and_then(|mut d| {
+                if !unknown.is_empty() {
+                    mapping.forget_unknown(&mut d, &is_unknown)?;
+                }
+                Ok(d)
+            });
+            match mapped {
                 Ok(d) => desired[i].push(d),
                 Err(e) => rejected[i].push(RejectedRecord {
                     key: e.key.clone(),
@@ -297,6 +377,15 @@ pub async fn plan(
     let mut collections = Vec::with_capacity(n);
     for ((mapping, desired), rejected) in def.collections.iter().zip(desired).zip(rejected) {
         let actual = read_target(mapping, target, ledger, progress).await?;
+        let rules = target
+            .field_rules(mapping.spec())
+            .await
+            .map_err(|e| ErrorKind::Target {
+                system: target.system().to_owned(),
+                stage: "reading the field rules of",
+                collection: mapping.collection(),
+                source: e,
+            })?;
         let ctx = PlanContext {
             preference: def.policy.preference,
             deactivate: def.policy.deactivate.clone(),
@@ -306,6 +395,7 @@ pub async fn plan(
         };
         let mut plan =
             plan_collection_with_rejected(mapping.spec(), desired, rejected, &actual, &ctx);
+        reject_doomed_writes(&mut plan, &actual, &rules, mapping.compare_options());
         plan.target_fingerprint = fingerprint_target(&actual);
         collections.push(plan);
     }
@@ -361,6 +451,7 @@ pub async fn verify_plan(
             saved.source_system
         ));
     }
+    warnings.extend(snapshot.unknown.iter().map(|u| u.warning.clone()));
     Ok(PlannedSync {
         started_at,
         mode: def.mode.clone(),

@@ -24,7 +24,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{CompareOptions, match_text, values_equal};
-use crate::connector::{Change, CollectionSpec, Operation};
+use crate::connector::{Change, CollectionSpec, FieldRule, Operation};
 use crate::mapping::DesiredRecord;
 use crate::record::{Completeness, FieldName, Fields, TargetRecord, TargetSnapshot, Value};
 
@@ -170,7 +170,8 @@ pub enum SkipReason {
     SourceIncomplete,
     /// Not deactivated: the source returned no records.
     EmptySource,
-    /// A mapping or filter failed for this record.
+    /// A mapping or filter failed for this record, or the target would refuse its write
+    /// (see [`reject_doomed_writes`]).
     InvalidRecord,
 }
 
@@ -605,8 +606,21 @@ pub fn plan_collection_with_rejected(
         spec,
     );
 
+    let counts = count_entries(&entries);
+
+    CollectionPlan {
+        spec: spec.clone(),
+        target_fingerprint: String::new(),
+        counts,
+        guard,
+        notes,
+        entries,
+    }
+}
+
+fn count_entries(entries: &[PlanEntry]) -> PlanCounts {
     let mut counts = PlanCounts::default();
-    for e in &entries {
+    for e in entries {
         match &e.action {
             Action::Create { .. } => counts.create += 1,
             Action::Update { .. } => counts.update += 1,
@@ -617,15 +631,197 @@ pub fn plan_collection_with_rejected(
             Action::Skipped { .. } => counts.skipped += 1,
         }
     }
+    counts
+}
 
-    CollectionPlan {
-        spec: spec.clone(),
-        target_fingerprint: String::new(),
-        counts,
-        guard,
-        notes,
-        entries,
+/// Who would hold a value of a unique field once the plan is applied.
+struct Holder<'a> {
+    /// The plan entry, when a source record holds it (else a target record outside the plan).
+    entry: Option<usize>,
+    /// The sync key (or target id) of the holder, for messages.
+    name: &'a str,
+    /// True when the plan writes this value (a create, or an update setting the field).
+    writes: bool,
+}
+
+/// Catches creates, updates and reactivations the target would refuse, before anything is
+/// sent (pure; the rules come from [`Target::field_rules`](crate::Target::field_rules)):
+///
+/// - a required field that would be empty (e.g. `username` mapped from a missing email);
+/// - a text value longer than the field holds (a 400-character name in a 256-character
+///   field);
+/// - a value of a unique field that two records would hold (compared without case where
+///   the rule or the mapping says so). A record that already holds the value in the target
+///   and keeps it wins; every record the plan would *write* that value to is refused, so
+///   when two new records want one value, neither is written.
+///
+/// Refused entries become [`SkipReason::InvalidRecord`] skips naming the record and the
+/// field (the report lists them as per-record errors); their keys still count as present,
+/// so they are never deactivated because of it. Counts are recomputed.
+pub fn reject_doomed_writes(
+    plan: &mut CollectionPlan,
+    actual: &TargetSnapshot,
+    rules: &[FieldRule],
+    compare: &CompareOptions,
+) {
+    let sync_key = plan.spec.sync_key.clone();
+    let rules: Vec<&FieldRule> = rules
+        .iter()
+        .filter(|r| r.constrains() && r.field != sync_key)
+        .filter(|r| plan.spec.fields.contains(&r.field))
+        .collect();
+    if rules.is_empty() {
+        return;
     }
+    let mut refused: HashMap<usize, Vec<String>> = HashMap::new();
+    let by_id: HashMap<&str, &TargetRecord> =
+        actual.records.iter().map(|t| (t.id.as_str(), t)).collect();
+
+    // Required fields and lengths: each written value on its own.
+    for (i, e) in plan.entries.iter().enumerate() {
+        let written: Vec<(&FieldName, &Value)> = match &e.action {
+            Action::Create { fields } => fields.iter().collect(),
+            Action::Update { changes, .. } | Action::Reactivate { changes, .. } => {
+                changes.iter().map(|c| (&c.field, &c.new)).collect()
+            }
+            _ => continue,
+        };
+        let creates = matches!(e.action, Action::Create { .. });
+        for rule in &rules {
+            let value = written
+                .iter()
+                .find(|(f, _)| **f == rule.field)
+                .map(|(_, v)| *v);
+            let collection = plan.spec.collection;
+            let empty = value.is_none_or(|v| values_equal(v, &Value::Null, false));
+            // An update that leaves the field alone cannot empty it.
+            if rule.required && empty && (creates || value.is_some()) {
+                refused.entry(i).or_default().push(format!(
+                    "`{}` is required in {collection} but would be empty (mapping.{collection}.fields.{} gave no value for this record); not sent",
+                    rule.field, rule.field
+                ));
+            }
+            if let (Some(max), Some(Value::String(text))) = (rule.max_length, value) {
+                let chars = text.chars().count();
+                if chars > max as usize {
+                    refused.entry(i).or_default().push(format!(
+                        "`{}` would be {chars} characters, longer than the {max} {collection} accepts (mapping.{collection}.fields.{}); not sent",
+                        rule.field, rule.field
+                    ));
+                }
+            }
+        }
+    }
+
+    // Unique fields.
+    let ci = compare.set();
+    for rule in rules.iter().filter(|r| r.unique) {
+        let field = rule.field.as_ref();
+        let fold = rule.case_insensitive || ci.contains(field);
+        let norm = |v: &Value| -> Option<CompactString> {
+            let text = match v {
+                Value::Null | Value::List(_) => return None,
+                Value::String(s) => CompactString::from(s.trim()),
+                other => serde_json::to_string(other).ok()?.into(),
+            };
+            if text.is_empty() {
+                None
+            } else if fold {
+                Some(text.to_lowercase())
+            } else {
+                Some(text)
+            }
+        };
+        let mut holders: HashMap<CompactString, Vec<Holder<'_>>> = HashMap::new();
+        let mut touched: HashSet<&str> = HashSet::new();
+        for (i, e) in plan.entries.iter().enumerate() {
+            let current = |id: &str| {
+                by_id
+                    .get(id)
+                    .and_then(|t| t.fields.get(field))
+                    .and_then(norm)
+            };
+            let (value, writes) = match &e.action {
+                Action::Create { fields } => (fields.get(field).and_then(norm), true),
+                Action::Update { id, changes, .. } | Action::Reactivate { id, changes } => {
+                    touched.insert(id);
+                    match changes.iter().find(|c| c.field.as_ref() == field) {
+                        Some(c) => (norm(&c.new), true),
+                        None => (current(id), false),
+                    }
+                }
+                Action::Unchanged { id }
+                | Action::Deactivate { id, .. }
+                | Action::Skipped { id: Some(id), .. } => {
+                    touched.insert(id);
+                    (current(id), false)
+                }
+                Action::Skipped { id: None, .. } => (None, false),
+            };
+            if let Some(v) = value {
+                holders.entry(v).or_default().push(Holder {
+                    entry: Some(i),
+                    name: &e.key,
+                    writes,
+                });
+            }
+        }
+        for t in &actual.records {
+            if touched.contains(t.id.as_str()) {
+                continue;
+            }
+            if let Some(v) = t.fields.get(field).and_then(norm) {
+                holders.entry(v).or_default().push(Holder {
+                    entry: None,
+                    name: t.key.as_deref().unwrap_or(&t.id),
+                    writes: false,
+                });
+            }
+        }
+        for (value, hs) in &holders {
+            if hs.len() < 2 || !hs.iter().any(|h| h.writes) {
+                continue;
+            }
+            for (n, h) in hs.iter().enumerate() {
+                let (true, Some(i)) = (h.writes, h.entry) else {
+                    continue;
+                };
+                let others: Vec<&str> = hs
+                    .iter()
+                    .enumerate()
+                    .filter(|&(m, _)| m != n)
+                    .map(|(_, o)| o.name)
+                    .collect();
+                let kept = hs.iter().any(|o| !o.writes);
+                let collection = plan.spec.collection;
+                let who = others.join(", ");
+                refused.entry(i).or_default().push(if kept {
+                    format!(
+                        "`{field}` {value:?} must be unique in {collection}, and {who} already holds it; not sent"
+                    )
+                } else {
+                    format!(
+                        "`{field}` {value:?} must be unique in {collection}, and {who} would take it too; neither is sent"
+                    )
+                });
+            }
+        }
+    }
+
+    if refused.is_empty() {
+        return;
+    }
+    let mut refused: Vec<(usize, Vec<String>)> = refused.into_iter().collect();
+    refused.sort_unstable_by_key(|(i, _)| *i);
+    for (i, messages) in refused {
+        let e = &mut plan.entries[i];
+        let id = match &e.action {
+            Action::Update { id, .. } | Action::Reactivate { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        e.action = skipped(id, SkipReason::InvalidRecord, messages.join("; "));
+    }
+    plan.counts = count_entries(&plan.entries);
 }
 
 /// Matches `key` against the target's sync keys, claiming what it finds.

@@ -259,10 +259,55 @@ pub struct TargetRecord {
 pub struct SourceSnapshot {
     /// Every record read.
     pub records: Vec<SourceRecord>,
-    /// Whether every page was read successfully. Deactivations need a complete read.
+    /// Whether the roster (who exists, who is active) was read completely: every page read
+    /// successfully. Deactivations need a complete roster; enrichments do not count here.
     pub completeness: Completeness,
     /// A total reported by the server (e.g. SCIM `totalResults`), to check the count against.
     pub reported_total: Option<u64>,
+    /// Fields that could not be read (an optional API failed or is not licensed), for every
+    /// record or for some. They say nothing about who exists: the roster's completeness is
+    /// [`SourceSnapshot::completeness`] alone. The plan leaves the target fields that depend
+    /// on an unknown field exactly as the target has them (sync-safety.md S14).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<UnknownFields>,
+}
+
+/// Source fields a read could not learn (an enrichment), and for which records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownFields {
+    /// Source field names as templates use them (e.g. `last_activity`, `role`).
+    pub fields: Vec<FieldName>,
+    /// The source keys of the records concerned; `None` means every record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<Vec<CompactString>>,
+    /// The report's warning: which API, the HTTP status, and what is left as it is.
+    pub warning: String,
+}
+
+impl UnknownFields {
+    /// `fields` are unknown for every record.
+    pub fn all<I, S>(fields: I, warning: impl Into<String>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<FieldName>,
+    {
+        UnknownFields {
+            fields: fields.into_iter().map(Into::into).collect(),
+            records: None,
+            warning: warning.into(),
+        }
+    }
+
+    /// `fields` are unknown for the records with these source keys only.
+    #[must_use]
+    pub fn for_records<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<CompactString>,
+    {
+        self.records = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 /// Whether a read saw everything.

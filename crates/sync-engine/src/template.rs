@@ -366,6 +366,23 @@ pub(crate) enum Compiled {
     Render(String),
 }
 
+/// The variables a compiled template reads (top-level names, sorted): `email` for
+/// `{{ email | lower }}`, `name` and `email` for `"{{ name }} <{{ email }}>"`. Taken from
+/// the compiled template itself, so it never drifts from what the template does.
+pub(crate) fn variables(env: &Environment<'static>, compiled: &Compiled) -> Vec<String> {
+    let mut vars: Vec<String> = match compiled {
+        Compiled::Constant(_) => Vec::new(),
+        Compiled::Variable(name) => vec![name.clone()],
+        Compiled::Expression { name, .. } | Compiled::Render(name) => env
+            .get_template(name)
+            .map(|t| t.undeclared_variables(false).into_iter().collect())
+            .unwrap_or_default(),
+    };
+    vars.sort_unstable();
+    vars.dedup();
+    vars
+}
+
 /// The names every template may use.
 pub(crate) struct Known {
     names: Option<HashSet<String>>,

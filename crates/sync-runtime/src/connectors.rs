@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use oomnitza_client::{OomnitzaClient, OomnitzaTarget, PeopleDeactivation, TargetConfig};
 use quip_client::{EventsConfig, QuipClient, QuipSource, QuipSourceConfig, RoleSource};
-use sync_engine::{ApplyOptions, Source};
+use sync_engine::ApplyOptions;
 
 use crate::config::{ByteSize, Config, ConfigError, Listing, WriteStrategy, parse_duration};
 use crate::credentials::{LocalStore, Secret, resolve};
@@ -127,6 +127,13 @@ pub fn build_with_secrets(config: &Config, secrets: Secrets) -> Result<Connected
     }
     let quip = QuipClient::new(quip_config)
         .map_err(|e| config.error_at("quip.base_url", e.to_string()))?;
+    let credential_name = f
+        .quip
+        .credential
+        .as_ref()
+        .map_or("quip", |c| c.display_name())
+        .to_owned();
+    let definition = sync_definition(config, &quip_client::quip_fields(), &credential_name)?;
     let listing = match f.quip.listing {
         Listing::Scim => quip_client::Listing::Scim,
         Listing::Admin => quip_client::Listing::Admin,
@@ -147,6 +154,9 @@ pub fn build_with_secrets(config: &Config, secrets: Secrets) -> Result<Connected
             &f.quip.events_lookback,
         )?));
     }
+    // Optional Quip APIs (admin roles, Events) are read only when a mapping or filter uses
+    // what they provide, as the compiled templates say (sync-safety.md S14).
+    let source_config = source_config.only_for_fields(&definition.source_fields());
     let source = QuipSource::new(quip.clone(), source_config);
 
     // Oomnitza.
@@ -204,13 +214,6 @@ pub fn build_with_secrets(config: &Config, secrets: Secrets) -> Result<Connected
         .with_connector_name(f.oomnitza.connector_name.clone());
     let target = OomnitzaTarget::new(oomnitza.clone(), target_config);
 
-    let credential_name = f
-        .quip
-        .credential
-        .as_ref()
-        .map_or("quip", |c| c.display_name())
-        .to_owned();
-    let definition = sync_definition(config, &source.fields(), &credential_name)?;
     let integration = Integration {
         definition,
         source: Box::new(source),

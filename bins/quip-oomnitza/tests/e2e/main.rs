@@ -10,6 +10,7 @@ mod failures;
 mod hostile;
 mod interrupt;
 mod messages;
+mod partial;
 mod preferences;
 mod secrets;
 mod sessions;

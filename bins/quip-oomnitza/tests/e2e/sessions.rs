@@ -10,7 +10,8 @@ async fn sessions_list_and_show_with_per_record_errors() {
     let people = h.quip_people();
     let active = active_humans(&people);
     // Someone in Oomnitza already uses this user's email as a username, with another
-    // email: no adoption (emails differ) and the create collides on the unique username.
+    // email: no adoption (emails differ), and the create would collide on the unique
+    // username, so planning already makes it a per-record error and nothing is sent.
     let victim = active[2];
     h.sandbox
         .oomnitza
@@ -28,8 +29,9 @@ async fn sessions_list_and_show_with_per_record_errors() {
         .arg(&config)
         .run()
         .await;
-    plan.expect_code(0);
+    plan.expect_code(3);
     let plan = plan.json();
+    assert_eq!(plan["status"], "succeeded_with_errors", "{plan:#}");
     let run = h
         .cli(["run", "--json", "--config"])
         .arg(&config)
@@ -38,7 +40,7 @@ async fn sessions_list_and_show_with_per_record_errors() {
     run.expect_code(3);
     let run = run.json();
     assert_eq!(run["status"], "succeeded_with_errors", "{run:#}");
-    assert_eq!(count(&run, "counts", "failed"), 1, "{run:#}");
+    assert_eq!(count(&run, "counts", "failed"), 0, "never sent: {run:#}");
     let errors = run["errors"].as_array().expect("errors");
     let error = errors
         .iter()
@@ -47,6 +49,12 @@ async fn sessions_list_and_show_with_per_record_errors() {
     assert_eq!(error["key"], victim.quip_id.as_str());
     let message = error["message"].as_str().expect("message");
     assert!(message.contains("username"), "{message}");
+    assert!(message.contains("already holds it"), "{message}");
+    assert_eq!(
+        h.sandbox.oomnitza.counters().with_status(409),
+        0,
+        "no create that was sure to fail"
+    );
     let ids = [
         plan["id"].as_str().expect("id").to_owned(),
         run["id"].as_str().expect("id").to_owned(),

@@ -38,6 +38,9 @@ pub struct QuipConfig {
     /// Serve `GET /1/admin/company/admin-roles` (an unconfirmed endpoint). When false the
     /// route answers 404 like a tenant without it.
     pub admin_roles_endpoint: bool,
+    /// Whether this tenant has the Events API (a paid add-on). Without it every Events
+    /// route answers 404 (`not_found`) or 403 (`forbidden`) with the error JSON.
+    pub events_api: EventsApi,
     /// Older `login` events seeded per person, before the one at `last_login_usec`.
     pub older_logins_per_person: u32,
     /// The clock measuring rate-limit windows, token expiry and modification times.
@@ -64,10 +67,24 @@ impl Default for QuipConfig {
             scim_max_count: 100,
             events_page_size: 500,
             admin_roles_endpoint: true,
+            events_api: EventsApi::default(),
             older_logins_per_person: 2,
             clock: default_clock(),
         }
     }
+}
+
+/// Whether the Events API (paid add-on) is licensed on the emulated tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventsApi {
+    /// Licensed: the Events routes serve events.
+    #[default]
+    Available,
+    /// Not licensed, answered as an unknown route: 404.
+    NotFound,
+    /// Not licensed, answered as not allowed: 403.
+    Forbidden,
 }
 
 /// The OAuth 2 client registered with the emulator (sandbox values, not secrets).

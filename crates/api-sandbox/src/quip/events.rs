@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::faults::PageFault;
 
+use super::config::EventsApi;
 use super::error::ApiError;
 use super::params::Params;
 use super::state::{EventLog, Shared, fnv1a};
@@ -123,11 +124,23 @@ fn page(log: &EventLog, pos: CursorPos, size: usize) -> (Vec<u64>, CursorPos, bo
     }
 }
 
+/// The answer of every Events route on a tenant without the add-on.
+fn licensed(app: &Shared) -> Result<(), ApiError> {
+    match app.dir().settings.events_api {
+        EventsApi::Available => Ok(()),
+        EventsApi::NotFound => Err(super::no_such_endpoint()),
+        EventsApi::Forbidden => Err(ApiError::forbidden(
+            "The Events API is not enabled for this company",
+        )),
+    }
+}
+
 /// `GET /1/admin/events/1/cursor/realtime/create?company_id=`
 pub(crate) async fn realtime_create(
     State(app): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    licensed(&app)?;
     let params = Params::query(query.as_deref())?;
     params.company(&app)?;
     let mut dir = app.dir();
@@ -141,6 +154,7 @@ pub(crate) async fn batch_create(
     State(app): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    licensed(&app)?;
     let params = Params::query(query.as_deref())?;
     params.company(&app)?;
     let since = params.int("since_usec")?.unwrap_or(0);
@@ -186,6 +200,7 @@ fn read(
     fault: Option<PageFault>,
     realtime: bool,
 ) -> Result<Json<Value>, ApiError> {
+    licensed(app)?;
     let params = Params::query(query)?;
     params.company(app)?;
     let cursor_id = params.required("cursor")?;

@@ -72,6 +72,7 @@
 //! | Token response `access_token refresh_token expires_in token_type scope`; refresh token reused; access tokens expire after `expires_in` (30 days) on the emulator clock; OAuth errors in Quip's error shape | assumption (reported: Java client) |
 //! | `GET /1/oauth/verify_token`: 200 for a valid token (body `{"user_id","company_id"}`) | assumption (reported: Java client; body invented) |
 //! | Events cursor endpoints `.../cursor/realtime/create` → `{"next_cursor"}`, `.../events/realtime/get` → `{"events","next_cursor"}`, `login` event type | confirmed (quip-api samples/events-api) |
+//! | Without the add-on (`events_api = "not_found"` or `"forbidden"`): every Events route answers 404 or 403 with the error JSON | assumption (quip-api.md §7: 403 expected; a tenant without the route: 404) |
 //! | `more_to_read`; batch `.../cursor/create?since_usec=&until_usec=` and `.../events/get`; page size 500 | assumption (batch variants reported) |
 //! | Event fields `id`, `user_id`, `time_usec`, `ip_address` (kept in [`events::fields`]) | assumption |
 //! | A realtime cursor sees only events recorded after it was created; batch cursors cover `since_usec <= time_usec < until_usec` (default until = now) in time order | assumption |
@@ -115,7 +116,7 @@ use crate::datagen::Person;
 use crate::faults::{self, Instrumentation};
 use crate::server::RunningServer;
 
-pub use config::{QuipConfig, QuipLimits, QuipOAuthConfig, ThrottleStyle};
+pub use config::{EventsApi, QuipConfig, QuipLimits, QuipOAuthConfig, ThrottleStyle};
 pub use events::QuipEvent;
 pub use state::QuipState;
 

@@ -9,7 +9,7 @@ use crate::clock::{Clock, epoch_micros, epoch_secs};
 use crate::datagen::Person;
 use crate::faults::Counters;
 
-use super::config::{QuipConfig, QuipLimits, QuipOAuthConfig, ThrottleStyle};
+use super::config::{EventsApi, QuipConfig, QuipLimits, QuipOAuthConfig, ThrottleStyle};
 use super::events::{CursorPos, QuipEvent};
 use super::ratelimit::{Area, Decision, Limiter};
 
@@ -63,6 +63,7 @@ pub(crate) struct Settings {
     pub(crate) scim_max_count: usize,
     pub(crate) events_page_size: usize,
     pub(crate) admin_roles_endpoint: bool,
+    pub(crate) events_api: EventsApi,
 }
 
 /// Login events, in recording order and indexed by time.
@@ -150,6 +151,22 @@ impl Directory {
         self.by_id.insert(person.quip_id.clone(), index);
         for email in emails {
             self.by_email.insert(email, index);
+        }
+        self.people.push(Entry {
+            person,
+            updated_usec,
+        });
+        true
+    }
+
+    fn insert_sharing_email(&mut self, person: Person, updated_usec: i64) -> bool {
+        if self.by_id.contains_key(&person.quip_id) {
+            return false;
+        }
+        let index = self.people.len();
+        self.by_id.insert(person.quip_id.clone(), index);
+        for email in &person.emails {
+            self.by_email.entry(email.to_lowercase()).or_insert(index);
         }
         self.people.push(Entry {
             person,
@@ -294,6 +311,7 @@ impl Shared {
                 scim_max_count: config.scim_max_count.max(1),
                 events_page_size: config.events_page_size.max(1),
                 admin_roles_endpoint: config.admin_roles_endpoint,
+                events_api: config.events_api,
             },
             owner_id,
             oauth: config.oauth.clone(),
@@ -554,6 +572,31 @@ impl QuipState {
     /// Serves (true) or hides with 404 (false) `GET /1/admin/company/admin-roles`.
     pub fn set_admin_roles_endpoint(&self, enabled: bool) {
         self.shared.dir().settings.admin_roles_endpoint = enabled;
+    }
+
+    /// Licenses the Events API, or takes it away (404 or 403 on every Events route).
+    pub fn set_events_api(&self, events: EventsApi) {
+        self.shared.dir().settings.events_api = events;
+    }
+
+    /// Requests received so far on routes starting with `prefix` (e.g.
+    /// `"/1/admin/events/"`), any method and status.
+    pub fn count_under(&self, prefix: &str) -> u64 {
+        self.shared
+            .counters
+            .snapshot()
+            .iter()
+            .filter(|r| r.route.starts_with(prefix))
+            .map(|r| r.count)
+            .sum()
+    }
+
+    /// Adds a person even when one of their emails is already another person's (Quip can
+    /// hold two accounts whose addresses differ only in case). Lookups by that email keep
+    /// finding the first. False (and nothing changes) when the id is taken.
+    pub fn add_person_sharing_email(&self, person: Person) -> bool {
+        let now = self.shared.now_usec();
+        self.shared.dir().insert_sharing_email(person, now)
     }
 
     /// Changes the cap on `count` of `POST /1/admin/users/list` (at least 1).

@@ -41,8 +41,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sync_engine::{
-    ApiStats, Change, Collection, CollectionSpec, ConnectorError, ErrorKind, Outcome, Progress,
-    Target, TargetSnapshot,
+    ApiStats, Change, Collection, CollectionSpec, ConnectorError, ErrorKind, FieldRule, Outcome,
+    Progress, Target, TargetSnapshot,
 };
 use tokio::sync::Mutex;
 
@@ -318,6 +318,39 @@ impl Target for OomnitzaTarget {
             Collection::Users => self.validate_users(spec).await,
             Collection::SaasUsers => self.validate_saas(spec).await,
         }
+    }
+
+    /// People fields the mapping writes that Oomnitza's metadata marks mandatory
+    /// (`optional: 0`) or unique, and the `length` of text fields. `username` and `email`
+    /// are compared without case (assumption: Oomnitza treats logins and addresses
+    /// case-insensitively). Seats: none.
+    async fn field_rules(&self, spec: &CollectionSpec) -> Result<Vec<FieldRule>, ConnectorError> {
+        if spec.collection != Collection::Users {
+            return Ok(Vec::new());
+        }
+        let meta = self.meta().await?;
+        Ok(spec
+            .fields
+            .iter()
+            .filter_map(|field| {
+                let m = meta.get(field)?;
+                let mut rule = FieldRule::new(field.clone());
+                if m.optional == Some(false) {
+                    rule = rule.required();
+                }
+                if m.unique == Some(true) {
+                    rule = rule.unique(matches!(field.as_ref(), "username" | "email"));
+                }
+                if let Some(max) = m.length.filter(|_| {
+                    m.data_type
+                        .as_deref()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("string"))
+                }) {
+                    rule = rule.max_length(max);
+                }
+                rule.constrains().then_some(rule)
+            })
+            .collect())
     }
 
     async fn read(

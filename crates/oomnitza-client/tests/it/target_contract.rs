@@ -3,7 +3,9 @@
 use httpmock::prelude::*;
 use oomnitza_client::{OomnitzaTarget, TargetConfig, WriteStrategy};
 use serde_json::{Value as Json, json};
-use sync_engine::{Change, ErrorKind, Fields, Operation, Outcome, OutcomeResult, Target};
+use sync_engine::{
+    Change, ErrorKind, FieldRule, Fields, Operation, Outcome, OutcomeResult, Target,
+};
 
 use crate::common::{CANARY, mock_client, unexpected, users_spec};
 
@@ -50,6 +52,53 @@ async fn validate_names_the_missing_field_and_sends_only_the_metadata_read() {
     assert_eq!(
         err.message,
         "Oomnitza has no Users field \"quip_user_id\": create a Users field labelled 'Quip User Id' with Unique checked (Configuration > Customization > Users), then run validate again"
+    );
+    meta_mock.assert_calls_async(1).await;
+    stray.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn field_rules_come_from_the_metadata_already_read() {
+    let server = MockServer::start_async().await;
+    let mut m = meta(true);
+    let fields = m.as_object_mut().unwrap();
+    fields["username"]["optional"] = json!("0");
+    fields["username"]["data_type"] = json!("string");
+    fields["username"]["length"] = json!(256);
+    fields["first_name"]["data_type"] = json!("String");
+    fields["first_name"]["length"] = json!("64");
+    // A length on a number field is digits, not characters: not a text limit.
+    fields["last_name"]["data_type"] = json!("integer");
+    fields["last_name"]["length"] = json!(20);
+    let meta_mock = server
+        .mock_async(move |when, then| {
+            when.method(GET).path("/api/v3/users/meta");
+            then.status(200).json_body(m);
+        })
+        .await;
+    let stray = unexpected(&server).await;
+    let target = OomnitzaTarget::new(mock_client(&server), TargetConfig::default());
+    target.validate(&users_spec()).await.unwrap();
+    let mut rules = target.field_rules(&users_spec()).await.unwrap();
+    rules.sort_by(|a, b| a.field.cmp(&b.field));
+    assert_eq!(
+        rules,
+        [
+            FieldRule::new("first_name").max_length(64),
+            FieldRule::new("quip_user_id").unique(false),
+            FieldRule::new("username")
+                .required()
+                .unique(true)
+                .max_length(256),
+        ]
+    );
+    assert!(
+        target
+            .field_rules(&crate::common::saas_spec())
+            .await
+            .unwrap()
+            .is_empty(),
+        "seats: no rules"
     );
     meta_mock.assert_calls_async(1).await;
     stray.assert_calls_async(0).await;

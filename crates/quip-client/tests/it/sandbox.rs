@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use api_sandbox::quip::{QuipConfig, QuipEmulator, QuipLimits, ThrottleStyle};
+use api_sandbox::quip::{EventsApi, QuipConfig, QuipEmulator, QuipLimits, ThrottleStyle};
 use api_sandbox::{DataSpec, Fault, FaultRule, ScaledClock, datagen};
 use async_trait::async_trait;
 use http::Method;
@@ -375,7 +375,21 @@ async fn exhausted_wait_cap_stops_with_a_clear_error_and_an_incomplete_read() {
     assert!(reason.contains("gave up after waiting 183s"), "{reason}");
     assert!(reason.contains("wait cap of 200s"), "{reason}");
     assert!(reason.contains("enrichment batch 1 skipped"), "{reason}");
-    assert!(reason.contains("admin roles skipped"), "{reason}");
+    // Roles are an enrichment: skipped, they are unknown (a warning), not a roster gap.
+    assert!(!reason.contains("admin roles"), "{reason}");
+    assert_eq!(snapshot.unknown.len(), 1, "{:?}", snapshot.unknown);
+    let fields: Vec<&str> = snapshot.unknown[0]
+        .fields
+        .iter()
+        .map(AsRef::as_ref)
+        .collect();
+    assert_eq!(fields, ["role", "roles"]);
+    assert!(snapshot.unknown[0].records.is_none());
+    let warning = &snapshot.unknown[0].warning;
+    assert!(
+        warning.contains("admin roles") && warning.contains("skipped"),
+        "{warning}"
+    );
     assert!(
         reason.contains("200 listed user(s) left out of this run"),
         "{reason}"
@@ -448,6 +462,105 @@ async fn roles_and_last_activity_come_from_the_emulator() {
         };
         assert_eq!(r.roles, [role]);
     }
+    quip.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_without_the_add_on_or_failing_roles_are_unknown_not_incomplete() {
+    let clock = SteppedClock::at(HOUR_START);
+    for (events, status) in [(EventsApi::NotFound, 404), (EventsApi::Forbidden, 403)] {
+        let quip = emulator(120, clock.clone()).await;
+        quip.state().set_events_api(events);
+        let c = client(&quip, clock.clone(), fast_backoff());
+        let source = QuipSource::new(
+            c,
+            QuipSourceConfig::new(Listing::Scim)
+                .last_activity(EventsConfig::new(Duration::from_secs(86_400))),
+        );
+        let snapshot = source.read(&NoProgress).await.unwrap();
+        assert!(
+            snapshot.completeness.is_complete(),
+            "{:?}",
+            snapshot.completeness
+        );
+        assert_eq!(snapshot.records.len(), 120, "the roster is whole");
+        assert_eq!(snapshot.unknown.len(), 1, "{:?}", snapshot.unknown);
+        let u = &snapshot.unknown[0];
+        let fields: Vec<&str> = u.fields.iter().map(AsRef::as_ref).collect();
+        assert_eq!(fields, ["last_activity"]);
+        assert!(u.warning.contains("Events API"), "{}", u.warning);
+        assert!(
+            u.warning.contains(&format!("HTTP {status}")),
+            "{}",
+            u.warning
+        );
+        assert!(snapshot.records.iter().all(|r| r.last_activity.is_none()));
+        quip.shutdown().await;
+    }
+
+    // The admin-roles endpoint failing (not 404/403): roles unknown, no guess.
+    let quip = emulator(50, clock.clone()).await;
+    quip.faults().inject(FaultRule::new(
+        Method::GET,
+        "/1/admin/company/admin-roles",
+        Fault::status(500, r#"{"error":"Internal Server Error"}"#),
+    ));
+    let c = client(&quip, clock.clone(), fast_backoff());
+    let source = QuipSource::new(
+        c,
+        QuipSourceConfig::new(Listing::Scim).roles(RoleSource::default().endpoint(true)),
+    );
+    let snapshot = source.read(&NoProgress).await.unwrap();
+    assert!(
+        snapshot.completeness.is_complete(),
+        "{:?}",
+        snapshot.completeness
+    );
+    assert_eq!(snapshot.unknown.len(), 1);
+    assert!(
+        snapshot.unknown[0].warning.contains("HTTP 500"),
+        "{:?}",
+        snapshot.unknown
+    );
+    assert!(snapshot.records.iter().all(|r| r.roles.is_empty()));
+    quip.shutdown().await;
+}
+
+#[tokio::test]
+async fn optional_apis_are_read_only_for_fields_a_mapping_uses() {
+    let clock = SteppedClock::at(HOUR_START);
+    let quip = emulator(50, clock.clone()).await;
+    let full = QuipSourceConfig::new(Listing::Scim)
+        .roles(RoleSource::default().endpoint(true))
+        .last_activity(EventsConfig::new(Duration::from_secs(86_400)));
+    let used = |names: &[&str]| -> std::collections::BTreeSet<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    };
+    let c = client(&quip, clock.clone(), fast_backoff());
+    QuipSource::new(
+        c,
+        full.clone()
+            .only_for_fields(&used(&["id", "email", "name"])),
+    )
+    .read(&NoProgress)
+    .await
+    .unwrap();
+    let state = quip.state();
+    assert_eq!(state.count_under("/1/admin/events/"), 0);
+    assert_eq!(state.count("GET", "/1/admin/company/admin-roles"), 0);
+    let c = client(&quip, clock.clone(), fast_backoff());
+    QuipSource::new(
+        c,
+        full.only_for_fields(&used(&["id", "role", "last_activity"])),
+    )
+    .read(&NoProgress)
+    .await
+    .unwrap();
+    assert!(
+        state.count_under("/1/admin/events/") >= 2,
+        "cursor and a page"
+    );
+    assert_eq!(state.count("GET", "/1/admin/company/admin-roles"), 1);
     quip.shutdown().await;
 }
 

@@ -5,6 +5,7 @@ mod apply;
 mod filter;
 mod guards;
 mod mapping;
+mod partial;
 mod pipeline;
 mod plan_cases;
 mod properties;
