@@ -37,7 +37,7 @@ pub struct Cli {
         env = "QUIP_OOMNITZA_KEYRING_TIMEOUT",
         value_name = "DURATION",
         default_value = "3s",
-        value_parser = sync_runtime::config::parse_duration
+        value_parser = parse_duration
     )]
     pub keyring_timeout: std::time::Duration,
 }
@@ -236,4 +236,10 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--keyring-timeout`: a duration such as `3s`, with the configuration file's words for a
+/// bad one.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    sync_runtime::config::HumanDuration::parse(text).map(Into::into)
 }

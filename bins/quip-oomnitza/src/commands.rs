@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use credential_store::{CredentialError, ErrorKind, KeyringProvider};
+use quip_oomnitza_pairing::PAIRING;
 use secrecy::{ExposeSecret as _, SecretString};
 use sync_engine::{SessionReport, SessionStatus, Stop};
+use sync_runtime::config::{HumanDuration, TimeOfDay};
 use sync_runtime::credentials::{self, LocalStore};
 use sync_runtime::{Config, Integration, RunOptions, RuntimeError, Schedule, StateDir};
 
@@ -88,6 +90,7 @@ pub fn exit_code_for(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<sync_runtime::ConfigError>().is_some()
+            || cause.downcast_ref::<sync_runtime::ConfigErrors>().is_some()
         {
             return exit::USAGE;
         }
@@ -136,11 +139,11 @@ async fn load(
     ctx: &Context,
     path: &std::path::Path,
 ) -> anyhow::Result<(Config, StateDir, Integration)> {
-    let config = Config::load(path)?;
+    let config = Config::load(path, &PAIRING)?;
     let state = ctx.state()?;
     let store = ctx.store_in(&state);
-    let connected = sync_runtime::connectors::build(&config, &store).await?;
-    Ok((config, state, connected.integration))
+    let integration = sync_runtime::build(&config, &store).await?;
+    Ok((config, state, integration))
 }
 
 fn exit_for(report: &SessionReport) -> u8 {
@@ -158,15 +161,15 @@ fn print_report(report: &SessionReport, json: bool) -> anyhow::Result<()> {
 
 /// `validate`
 pub async fn validate(ctx: &Context, args: &crate::cli::ConfigArg) -> anyhow::Result<u8> {
-    let config = Config::load(&args.config)?;
+    let config = Config::load(&args.config, &PAIRING)?;
     let store = ctx.store()?;
-    let connected = sync_runtime::connectors::build(&config, &store).await?;
+    let integration = sync_runtime::build(&config, &store).await?;
     out(&format!(
         "✓ configuration {} is valid",
         args.config.display()
     ));
     out("✓ credentials resolved; mappings and filters compiled");
-    let checks = sync_runtime::connectors::check(&config, &connected).await?;
+    let checks = integration.validate().await?;
     for line in checks {
         out(&format!("✓ {line}"));
     }
@@ -265,15 +268,18 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         ..RunOptions::default()
     };
     let schedule = if args.schedule {
-        Some(Schedule::from_section(&config.file.schedule).map_err(UsageError)?)
+        Some(Schedule::from_section(&config.file.schedule))
     } else if let Some(every) = &args.every {
+        let usage = |m: String| UsageError(format!("--every/--at: {m}"));
         let mut section = config.file.schedule.clone();
-        section.every.clone_from(every);
-        section.at.clone_from(&args.at);
-        Some(
-            Schedule::from_section(&section)
-                .map_err(|m| UsageError(format!("--every/--at: {m}")))?,
-        )
+        section.every = HumanDuration::parse(every).map_err(usage)?;
+        section.at = args
+            .at
+            .as_deref()
+            .map(TimeOfDay::parse)
+            .transpose()
+            .map_err(usage)?;
+        Some(Schedule::from_section(&section))
     } else {
         None
     };

@@ -5,11 +5,12 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use api_sandbox::{Sandbox, SandboxConfig};
+use quip_oomnitza_pairing::PAIRING;
 use secrecy::SecretString;
 use sync_engine::SessionReport;
-use sync_runtime::connectors::{self, Connected, Secrets};
 use sync_runtime::credentials::Secret;
 use sync_runtime::{Config, RunOptions, StateDir};
+use sync_runtime::{Secrets, SectionSecrets};
 
 use crate::cli::DemoArgs;
 use crate::commands::Context;
@@ -125,20 +126,19 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
             .context("cannot make the temporary state directory private")?;
     }
     let state = StateDir::open(state_dir.path())?;
-    let config = Config::parse(Path::new("demo.toml"), demo_config(&sandbox))?;
+    let config = Config::parse(Path::new("demo.toml"), demo_config(&sandbox), &PAIRING)?;
+    let token = |t: &str| Secret::Token(SecretString::from(t.to_owned()));
     let secrets = Secrets {
-        quip: Secret::Token(SecretString::from(sandbox.quip.token().to_owned())),
-        quip_scim: None,
-        oomnitza: Secret::Token(SecretString::from(sandbox.oomnitza.token().to_owned())),
+        source: SectionSecrets::new("quip").with("credential", token(sandbox.quip.token())),
+        target: SectionSecrets::new("oomnitza").with("credential", token(sandbox.oomnitza.token())),
     };
-    let connected: Connected = connectors::build_with_secrets(&config, secrets)?;
-    let integration = &connected.integration;
+    let integration = &sync_runtime::build_with_secrets(&config, &secrets)?;
     // The demo takes about a second: bars would only get in the way of the story.
     let bars = crate::progress::Bars::new(true);
     let writes = || sandbox.oomnitza.counters().writes();
 
     heading(1, "validate");
-    for line in connectors::check(&config, &connected).await? {
+    for line in integration.validate().await? {
         say(&format!("   ✓ {line}"));
     }
 

@@ -116,6 +116,24 @@ async fn install_keyring(_timeout: std::time::Duration) {}
 
 fn report_error(e: &anyhow::Error) {
     use std::fmt::Write as _;
+    // A configuration file with several problems: one `error:` line each.
+    let config_errors = e.chain().find_map(|cause| {
+        cause.downcast_ref::<sync_runtime::ConfigErrors>().or(
+            match cause.downcast_ref::<sync_runtime::RuntimeError>() {
+                Some(sync_runtime::RuntimeError::Config(errors)) => Some(errors),
+                _ => None,
+            },
+        )
+    });
+    if let Some(errors) = config_errors {
+        for error in errors.errors() {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {error}");
+            }
+        }
+        return;
+    }
     let mut message = format!("error: {e}");
     for cause in e.chain().skip(1) {
         // Wrapping errors often repeat their cause's text: say each thing once.

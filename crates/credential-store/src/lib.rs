@@ -83,6 +83,7 @@ pub mod keyring;
 mod model;
 mod oauth2;
 mod provider;
+mod reference;
 pub mod sealed;
 mod stored;
 
@@ -97,6 +98,7 @@ pub use model::{
 };
 pub use oauth2::OAuth2;
 pub use provider::CredentialProvider;
+pub use reference::CredentialRef;
 pub use sealed::{MasterKey, SealedSecret};
 
 /// The `tracing` target of warnings about the safety of stored secrets (for example a

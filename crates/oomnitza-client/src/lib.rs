@@ -39,7 +39,7 @@
 //! println!("{} people carry a Quip id", owned.len());
 //!
 //! // The sync target the engine drives.
-//! let target = OomnitzaTarget::new(client, TargetConfig::default());
+//! let target = OomnitzaTarget::new(client, TargetConfig::new("Quip", "quip_user_id", "quip-oomnitza"));
 //! # let _ = target;
 //! # Ok(()) }
 //! ```
@@ -63,6 +63,7 @@ pub mod config;
 pub mod error;
 pub mod filter;
 pub mod models;
+mod settings;
 pub mod target;
 mod transport;
 
@@ -78,4 +79,5 @@ pub use models::{
     RoleAssignment, RoleOverwrite, RoleRef, RoleUserResult, RunLog, SaasApp, SaasRole, SaasUser,
     SeatAssignment, User, UsersMeta,
 };
+pub use settings::{OomnitzaDefaults, OomnitzaSection};
 pub use target::{BulkRunSummary, OomnitzaTarget, PeopleDeactivation, TargetConfig, WriteStrategy};

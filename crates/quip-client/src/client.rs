@@ -39,6 +39,11 @@ impl QuipClient {
         })
     }
 
+    /// The Platform API base URL requests go to.
+    pub fn base_url(&self) -> &url::Url {
+        &self.transport.base_url
+    }
+
     /// Automation API users: current user, one user, bulk lookup, contacts.
     pub fn users(&self) -> UsersHandler {
         UsersHandler::new(self.clone())

@@ -62,6 +62,7 @@ mod oauth;
 mod ratelimit;
 mod redact;
 mod scim;
+mod settings;
 mod source;
 mod transport;
 mod users;
@@ -83,6 +84,7 @@ pub use oauth::{OAuthHandler, RefreshRequest, TokenInfo};
 pub use ratelimit::{ApiClass, RateLimitHeaders, Window};
 pub use redact::RedactedUrl;
 pub use scim::{ScimHandler, ScimListUsers};
+pub use settings::QuipSection;
 pub use source::{
     EventsConfig, LAST_ACTIVITY_FIELDS, Listing, QuipSource, QuipSourceConfig, ROLE_FIELDS,
     RoleSource, quip_fields,

@@ -36,8 +36,9 @@ use crate::events::EventFieldNames;
 use crate::models::{ScimUser, User};
 use crate::users::BULK_LIMIT;
 
-/// How the users of the company are listed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the users of the company are listed (`listing = "scim"` or `"admin"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Listing {
     /// SCIM `GET /2/Users` (Enterprise, SCIM token; 600 req/min per company).
@@ -835,6 +836,21 @@ impl QuipSource {
 impl Source for QuipSource {
     fn system(&self) -> &'static str {
         "quip"
+    }
+
+    fn display_name(&self) -> &'static str {
+        "Quip"
+    }
+
+    /// The token works: `GET /1/users/current` names its owner and company.
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+        let me = self.client.users().current().await?;
+        Ok(vec![format!(
+            "Quip: token accepted at {} (token owner {}, company {})",
+            self.client.base_url().as_str().trim_end_matches('/'),
+            me.name.as_deref().unwrap_or(&me.id),
+            me.company_id.as_deref().unwrap_or("unknown")
+        )])
     }
 
     fn fields(&self) -> Vec<FieldSpec> {

@@ -348,6 +348,18 @@ pub trait Source: Send + Sync {
     /// Short system name for reports and logs, e.g. `quip`.
     fn system(&self) -> &str;
 
+    /// The name people know the system by, for messages (e.g. `Quip`); the system name
+    /// unless the connector says otherwise.
+    fn display_name(&self) -> &str {
+        self.system()
+    }
+
+    /// Checks, before any run, that the source can be read as configured (the credential
+    /// is accepted, the listing endpoint answers). Reads as little as it can and writes
+    /// nothing. Returns one line per check passed, for `validate` to show; the error says
+    /// what to fix.
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError>;
+
     /// The fields this source offers to mappings and filters.
     fn fields(&self) -> Vec<FieldSpec>;
 
@@ -366,6 +378,12 @@ pub trait Source: Send + Sync {
 pub trait Target: Send + Sync {
     /// Short system name for reports and logs, e.g. `oomnitza`.
     fn system(&self) -> &str;
+
+    /// The name people know the system by, for messages (e.g. `Oomnitza`); the system
+    /// name unless the connector says otherwise.
+    fn display_name(&self) -> &str {
+        self.system()
+    }
 
     /// Checks, before any write, that the target can hold what `spec` describes (every
     /// field exists, the sync key field is unique). The error tells the user what to fix.
@@ -399,4 +417,72 @@ pub trait Target: Send + Sync {
 
     /// API traffic so far.
     fn stats(&self) -> ApiStats;
+}
+
+/// A shared source is a source (a service may hold one per integration across tasks).
+#[async_trait]
+impl<S: Source + ?Sized> Source for std::sync::Arc<S> {
+    fn system(&self) -> &str {
+        (**self).system()
+    }
+
+    fn display_name(&self) -> &str {
+        (**self).display_name()
+    }
+
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+        (**self).validate().await
+    }
+
+    fn fields(&self) -> Vec<FieldSpec> {
+        (**self).fields()
+    }
+
+    async fn read(&self, progress: &dyn Progress) -> Result<SourceSnapshot, ConnectorError> {
+        (**self).read(progress).await
+    }
+
+    fn stats(&self) -> ApiStats {
+        (**self).stats()
+    }
+}
+
+/// A shared target is a target.
+#[async_trait]
+impl<T: Target + ?Sized> Target for std::sync::Arc<T> {
+    fn system(&self) -> &str {
+        (**self).system()
+    }
+
+    fn display_name(&self) -> &str {
+        (**self).display_name()
+    }
+
+    async fn validate(&self, spec: &CollectionSpec) -> Result<(), ConnectorError> {
+        (**self).validate(spec).await
+    }
+
+    async fn field_rules(&self, spec: &CollectionSpec) -> Result<Vec<FieldRule>, ConnectorError> {
+        (**self).field_rules(spec).await
+    }
+
+    async fn read(
+        &self,
+        spec: &CollectionSpec,
+        progress: &dyn Progress,
+    ) -> Result<TargetSnapshot, ConnectorError> {
+        (**self).read(spec, progress).await
+    }
+
+    async fn apply(&self, spec: &CollectionSpec, batch: Vec<Change>) -> Vec<Outcome> {
+        (**self).apply(spec, batch).await
+    }
+
+    async fn finish(&self) -> Result<(), ConnectorError> {
+        (**self).finish().await
+    }
+
+    fn stats(&self) -> ApiStats {
+        (**self).stats()
+    }
 }

@@ -13,8 +13,8 @@
 //!   stale plans ([`SyncPlan::check_fresh`]);
 //! - [`apply`]: batched, bounded-concurrency execution with exactly one outcome per change
 //!   ([`apply_plan`]);
-//! - [`pipeline`]: the end-to-end flow ([`pipeline::plan`], [`pipeline::execute`],
-//!   [`pipeline::run`]) producing a [`SessionReport`] ([`report`]);
+//! - [`pipeline`]: the steps of a run ([`pipeline::plan`], [`pipeline::verify_plan`],
+//!   [`pipeline::execute`]) producing a [`SessionReport`] ([`report`]);
 //! - [`memory`]: an in-memory [`Source`] and [`Target`] for tests and examples.
 //!
 //! There are no cargo features.
@@ -36,6 +36,10 @@
 //! #[async_trait]
 //! impl Source for Directory {
 //!     fn system(&self) -> &str { "directory" }
+//!
+//!     async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+//!         Ok(vec!["directory: always readable".into()])
+//!     }
 //!
 //!     fn fields(&self) -> Vec<FieldSpec> {
 //!         vec![
@@ -139,6 +143,7 @@ pub mod plan;
 pub mod plan_file;
 pub mod record;
 pub mod report;
+pub mod settings;
 pub mod template;
 
 pub use apply::{

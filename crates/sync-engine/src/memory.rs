@@ -102,6 +102,19 @@ impl Source for MemorySource {
         &self.system
     }
 
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let state = lock(&self.state);
+        if let Some((kind, message)) = &state.error {
+            return Err(ConnectorError::new(*kind, message.clone()));
+        }
+        Ok(vec![format!(
+            "{}: {} records readable",
+            self.system,
+            state.records.len()
+        )])
+    }
+
     fn fields(&self) -> Vec<FieldSpec> {
         self.fields.clone()
     }

@@ -521,32 +521,3 @@ pub async fn execute_with(
     report.finish(planned.degraded());
     SyncOutcome { report, applied }
 }
-
-/// Plans and executes in one go. Never fails: a fatal error gives a `failed` report.
-pub async fn run(
-    def: &SyncDefinition,
-    source: &dyn Source,
-    target: &dyn Target,
-    ledger: &dyn Ledger,
-    plan_opts: &PlanOptions,
-    exec_opts: &ExecuteOptions,
-    progress: &dyn Progress,
-) -> SyncOutcome {
-    let started_at = Utc::now();
-    match plan(def, source, target, ledger, plan_opts, progress).await {
-        Ok(planned) => execute(&planned, target, exec_opts, progress).await,
-        Err(e) => {
-            tracing::error!(error = %e, integration = %def.integration, "sync failed");
-            let mut report =
-                SessionReport::failed(def.integration.clone(), started_at, e.to_string());
-            report.mode.clone_from(&def.mode);
-            report.dry_run = exec_opts.dry_run;
-            report.add_api_stats(source.system(), &source.stats());
-            report.add_api_stats(target.system(), &target.stats());
-            SyncOutcome {
-                report,
-                applied: Vec::new(),
-            }
-        }
-    }
-}

@@ -1,15 +1,23 @@
 //! The configuration file (TOML, contract in `docs/configuration.md`).
 //!
-//! Loading never sends a request: it parses, fills defaults and checks every value it can
-//! check offline. Errors name the file, the line and column, and the key.
+//! The runtime reads its own sections (`[integration]`, `[schedule]`, `[mapping]`,
+//! `[filters]`, `[run]`); each connector's section (`[quip]`, `[oomnitza]`, …) is read by
+//! that connector's factory, which the [`Pairing`](crate::Pairing) names. Loading never
+//! sends a request: it parses, fills defaults and checks every value it can check offline.
+//! Values are parsed once into typed values; errors name the file, the line and column,
+//! and the key, and every problem found is reported at once.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+pub use sync_engine::settings::{ByteSize, HttpUrl, HumanDuration, Problem};
+
+use crate::connector::{Pairing, SourceSection, TargetSection};
 
 /// A configuration error, with the place it refers to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,35 +46,45 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Where a credential comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum CredentialRef {
-    /// A name in the local credential store (`quip-oomnitza credentials add NAME`).
-    Store(String),
-    /// An environment variable holding the secret itself.
-    Env {
-        /// The variable's name.
-        env: String,
-    },
-}
+/// Every problem found in a configuration file, in file order (at least one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(Vec<ConfigError>);
 
-impl fmt::Display for CredentialRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CredentialRef::Store(name) => write!(f, "credential store entry \"{name}\""),
-            CredentialRef::Env { env } => write!(f, "environment variable {env}"),
-        }
+impl ConfigErrors {
+    /// The problems, in file order.
+    pub fn errors(&self) -> &[ConfigError] {
+        &self.0
+    }
+
+    /// The first problem.
+    pub fn first(&self) -> &ConfigError {
+        &self.0[0]
+    }
+
+    /// The problems in file order, or `None` when there are none.
+    pub fn from_errors(mut errors: Vec<ConfigError>) -> Option<Self> {
+        errors.sort_by_key(|e| e.position.unwrap_or((usize::MAX, 0)));
+        errors.dedup();
+        (!errors.is_empty()).then_some(ConfigErrors(errors))
     }
 }
 
-impl CredentialRef {
-    /// The name shown as "Connect: Credentials" in mappings.
-    pub fn display_name(&self) -> &str {
-        match self {
-            CredentialRef::Store(name) => name,
-            CredentialRef::Env { env } => env,
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    /// One problem per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
         }
+        Ok(())
     }
 }
 
@@ -77,7 +95,7 @@ pub enum Mode {
     /// People only.
     #[default]
     Users,
-    /// People, and SaaS users of the Quip application with role and last activity.
+    /// People, and SaaS users of the application with role and last activity.
     UsersAndSaas,
 }
 
@@ -95,8 +113,9 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IntegrationSection {
-    /// Name, shown in reports and used to key local state.
-    pub name: String,
+    /// Name, shown in reports and used to key local state; the pairing's default when
+    /// absent (see [`Config::name`]).
+    pub name: Option<String>,
     /// `users` or `users_and_saas`.
     pub mode: Mode,
     /// `create_and_update`, `create_only` or `update_only`.
@@ -110,7 +129,7 @@ pub struct IntegrationSection {
 impl Default for IntegrationSection {
     fn default() -> Self {
         IntegrationSection {
-            name: "Quip users".to_owned(),
+            name: None,
             mode: Mode::default(),
             preference: sync_engine::Preference::CreateAndUpdate,
             contacts: Vec::new(),
@@ -123,13 +142,17 @@ impl Default for IntegrationSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeactivateSection {
-    /// Deactivate people and seats that left or were disabled in Quip.
+    /// Deactivate people and seats that left or were disabled in the source.
     pub enabled: bool,
-    /// Hold deactivations above this many records (per collection).
+    /// Hold deactivations above this many records (per collection); `false` for no limit.
+    #[serde(with = "switch")]
     pub max_count: Option<u64>,
-    /// ...or above this share (percent) of the records this integration owns.
+    /// ...or above this share (percent) of the records this integration owns; `false` for
+    /// no limit.
+    #[serde(with = "switch")]
     pub max_percent: Option<f64>,
-    /// Allow deactivations when Quip returned no users at all (normally a sign of trouble).
+    /// Allow deactivations when the source returned no users at all (normally a sign of
+    /// trouble).
     pub allow_empty_source: bool,
 }
 
@@ -144,242 +167,162 @@ impl Default for DeactivateSection {
     }
 }
 
+/// Optional settings that have a default can be switched off with `false`
+/// (`max_count = false`: no count limit); `true` is refused, since it names no value.
+pub mod switch {
+    use serde::de::{self, Deserializer};
+    use serde::{Deserialize, Serialize, Serializer};
+
+    /// Reads a value, or `false` for none.
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: serde::de::DeserializeOwned,
+    {
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::Boolean(false) => Ok(None),
+            toml::Value::Boolean(true) => Err(de::Error::custom(
+                "`true` names no value: write the value, or `false` to switch it off",
+            )),
+            other => T::deserialize(other)
+                .map(Some)
+                .map_err(|e| de::Error::custom(e.message().trim())),
+        }
+    }
+
+    /// Writes the value, or `false` for none.
+    pub fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => v.serialize(serializer),
+            None => serializer.serialize_bool(false),
+        }
+    }
+}
+
 /// `[schedule]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScheduleSection {
     /// Interval between runs, e.g. `1d`, `12h`, `30m`.
-    pub every: String,
-    /// Time of day (`HH:MM`) of the first run; runs then follow every `every`.
-    pub at: Option<String>,
+    pub every: HumanDuration,
+    /// Time of day (`HH:MM`) the runs are aligned to; `false` for none (runs then follow
+    /// every `every` from when the loop starts).
+    #[serde(with = "switch")]
+    pub at: Option<TimeOfDay>,
     /// `UTC` or a fixed offset such as `+02:00`.
-    pub timezone: String,
+    pub timezone: UtcOffset,
 }
 
 impl Default for ScheduleSection {
     fn default() -> Self {
         ScheduleSection {
-            every: "1d".to_owned(),
-            at: Some("02:00".to_owned()),
-            timezone: "UTC".to_owned(),
+            every: HumanDuration::from_secs(86_400),
+            at: Some(TimeOfDay(120)),
+            timezone: UtcOffset(0),
         }
     }
 }
 
-/// How users are listed in Quip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Listing {
-    /// SCIM `GET /2/Users` (Enterprise, SCIM token).
-    #[default]
-    Scim,
-    /// Admin API `POST /1/admin/users/list` (admin token).
-    Admin,
-}
+/// A time of day, `HH:MM`, as minutes after midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeOfDay(u32);
 
-/// `[quip]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct QuipSection {
-    /// Platform API host (VPC sites have their own).
-    pub base_url: String,
-    /// SCIM host.
-    pub scim_url: String,
-    /// `scim` or `admin`.
-    pub listing: Listing,
-    /// The API token (an admin's); required.
-    pub credential: Option<CredentialRef>,
-    /// A separate SCIM token, when SCIM listing uses one.
-    pub scim_credential: Option<CredentialRef>,
-    /// Company id; read from `/1/users/current` when absent.
-    pub company_id: Option<String>,
-    /// Look up admin roles through the Admin API (unconfirmed endpoint; falls back to `admins`).
-    pub admin_role_endpoint: bool,
-    /// Quip ids or emails of admins, when the admin-role endpoint is unavailable.
-    pub admins: Vec<String>,
-    /// Role reported for everyone else.
-    pub default_role: String,
-    /// Read last activity from Events API `login` events (paid add-on; absent when unavailable).
-    pub last_activity: bool,
-    /// How far back to look for login events, e.g. `90d`.
-    pub events_lookback: String,
-    /// Per-request timeout, e.g. `30s`.
-    pub timeout: String,
-    /// Cap on the total time spent waiting on rate limits and retries per run, e.g. `15m`.
-    pub max_wait: String,
-    /// Largest response body accepted, e.g. `"64MiB"` or a number of bytes.
-    pub max_response_bytes: ByteSize,
-    /// Most pages one listing or Events cursor may take.
-    pub max_pages: u64,
-    /// Accept plain `http://` URLs to hosts other than this machine (tokens in clear text).
-    pub allow_insecure_http: bool,
-}
-
-impl Default for QuipSection {
-    fn default() -> Self {
-        QuipSection {
-            base_url: "https://platform.quip.com".to_owned(),
-            scim_url: "https://scim.quip.com".to_owned(),
-            listing: Listing::Scim,
-            credential: None,
-            scim_credential: None,
-            company_id: None,
-            admin_role_endpoint: true,
-            admins: Vec::new(),
-            default_role: "Member".to_owned(),
-            last_activity: true,
-            events_lookback: "90d".to_owned(),
-            timeout: "30s".to_owned(),
-            max_wait: "15m".to_owned(),
-            max_response_bytes: ByteSize::default(),
-            max_pages: 10_000,
-            allow_insecure_http: false,
+impl TimeOfDay {
+    /// Parses `HH:MM`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("\"{text}\" is not a time of day; use HH:MM, e.g. \"02:00\"");
+        let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+        let h: u32 = h.parse().map_err(|_| bad())?;
+        let m: u32 = m.parse().map_err(|_| bad())?;
+        if h > 23 || m > 59 {
+            return Err(bad());
         }
+        Ok(TimeOfDay(h * 60 + m))
+    }
+
+    /// Minutes after midnight.
+    pub fn minutes(self) -> u32 {
+        self.0
     }
 }
 
-/// A size in bytes: a number of bytes, or text with a unit (`"64MiB"`, `"512 KiB"`,
-/// `"1GB"`; `KiB`/`MiB`/`GiB` are powers of 1024, `KB`/`MB`/`GB` powers of 1000).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum ByteSize {
-    /// A number of bytes.
-    Bytes(u64),
-    /// Text with a unit.
-    Text(String),
-}
-
-impl Default for ByteSize {
-    fn default() -> Self {
-        ByteSize::Text("64MiB".to_owned())
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
     }
 }
 
-impl<'de> Deserialize<'de> for ByteSize {
-    /// A clearer message than an untagged enum's "did not match any variant".
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = ByteSize;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number of bytes or a size such as \"64MiB\"")
-            }
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<ByteSize, E> {
-                Ok(ByteSize::Bytes(n))
-            }
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<ByteSize, E> {
-                u64::try_from(n).map(ByteSize::Bytes).map_err(|_| {
-                    E::custom(format!("{n} is not a size: it must be at least 1 byte"))
-                })
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ByteSize, E> {
-                Ok(ByteSize::Text(text.to_owned()))
-            }
+/// A fixed offset from UTC, in seconds east: `UTC`, `Z`, `+02:00`, `-05:30`. Named zones
+/// are refused, so a daylight-saving change never moves runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcOffset(i32);
+
+impl UtcOffset {
+    /// Parses `UTC`, `Z` or `±HH:MM` (at most 14 hours).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(UtcOffset(0));
         }
-        deserializer.deserialize_any(Visitor)
-    }
-}
-
-impl ByteSize {
-    /// The size in bytes (at least 1).
-    pub fn bytes(&self) -> Result<u64, String> {
-        let n = match self {
-            ByteSize::Bytes(n) => *n,
-            ByteSize::Text(text) => parse_size(text)?,
+        let bad = || {
+            format!(
+                "\"{text}\" is not supported; use \"UTC\" or a fixed offset such as \"+02:00\" \
+                 (named zones are not supported, so a daylight-saving change does not move runs)"
+            )
         };
-        if n == 0 {
-            return Err("must be at least 1 byte".to_owned());
+        let (sign, rest) = match t.as_bytes().first() {
+            Some(b'+') => (1, &t[1..]),
+            Some(b'-') => (-1, &t[1..]),
+            _ => return Err(bad()),
+        };
+        let minutes = TimeOfDay::parse(rest).map_err(|_| bad())?.minutes();
+        if minutes > 14 * 60 {
+            return Err(bad());
         }
-        Ok(n)
+        Ok(UtcOffset(
+            sign * i32::try_from(minutes * 60).map_err(|_| bad())?,
+        ))
+    }
+
+    /// Seconds east of UTC.
+    pub fn seconds(self) -> i32 {
+        self.0
     }
 }
 
-/// Parses `64MiB`, `512 KiB`, `1GB`, `1000`.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let bad =
-        || format!("\"{text}\" is not a size; use e.g. \"64MiB\", \"512KiB\" or a number of bytes");
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => return Err(bad()),
+impl fmt::Display for UtcOffset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("UTC");
+        }
+        let sign = if self.0 < 0 { '-' } else { '+' };
+        let m = self.0.unsigned_abs() / 60;
+        write!(f, "{sign}{:02}:{:02}", m / 60, m % 60)
+    }
+}
+
+/// Serde for the text forms of [`TimeOfDay`] and [`UtcOffset`].
+macro_rules! text_serde {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                <$t>::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
     };
-    n.checked_mul(factor).ok_or_else(bad)
 }
-
-/// How writes reach Oomnitza.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum WriteStrategy {
-    /// Per-record REST calls with exact per-record outcomes.
-    #[default]
-    Rest,
-    /// Connector portions (`/api/v3/bulk`), visible in Oomnitza's own sync sessions.
-    Bulk,
-}
-
-/// `[oomnitza]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OomnitzaSection {
-    /// `https://<tenant>.oomnitza.com`; required.
-    pub base_url: Option<String>,
-    /// The API token (sent as `Authorization2`); required.
-    pub credential: Option<CredentialRef>,
-    /// The SaaS application's name.
-    pub saas_name: String,
-    /// `rest` or `bulk`.
-    pub write_strategy: WriteStrategy,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// People field that marks a person inactive (unconfirmed in Oomnitza's docs).
-    pub deactivate_field: String,
-    /// Its value for an inactive person.
-    pub deactivate_value: toml::Value,
-    /// Its value for an active person.
-    pub activate_value: toml::Value,
-    /// Connector name for bulk portions.
-    pub connector_name: String,
-    /// Per-request timeout, e.g. `30s`.
-    pub timeout: String,
-    /// Cap on the time one request spends waiting between retries (429, 5xx, timeouts).
-    pub max_wait: String,
-    /// Largest response body accepted, e.g. `"64MiB"` or a number of bytes.
-    pub max_response_bytes: ByteSize,
-    /// Most pages one listing may take.
-    pub max_pages: u64,
-    /// Accept a plain `http://` URL to a host other than this machine (token in clear text).
-    pub allow_insecure_http: bool,
-}
-
-impl Default for OomnitzaSection {
-    fn default() -> Self {
-        OomnitzaSection {
-            base_url: None,
-            credential: None,
-            saas_name: "Quip".to_owned(),
-            write_strategy: WriteStrategy::Rest,
-            concurrency: 8,
-            deactivate_field: "suspended".to_owned(),
-            deactivate_value: toml::Value::Boolean(true),
-            activate_value: toml::Value::Boolean(false),
-            connector_name: "quip-oomnitza".to_owned(),
-            timeout: "30s".to_owned(),
-            max_wait: "2m".to_owned(),
-            max_response_bytes: ByteSize::default(),
-            max_pages: 1000,
-            allow_insecure_http: false,
-        }
-    }
-}
+text_serde!(TimeOfDay);
+text_serde!(UtcOffset);
 
 /// `source` → `target` key pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -453,18 +396,14 @@ impl Default for RunSection {
     }
 }
 
-/// The whole file.
+/// The sections the runtime reads itself; connector sections are read by their factories.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConfigFile {
+#[serde(default)]
+pub struct RuntimeSections {
     /// `[integration]`
     pub integration: IntegrationSection,
     /// `[schedule]`
     pub schedule: ScheduleSection,
-    /// `[quip]`
-    pub quip: QuipSection,
-    /// `[oomnitza]`
-    pub oomnitza: OomnitzaSection,
     /// `[mapping]`
     pub mapping: MappingsSection,
     /// `[filters]`
@@ -473,272 +412,276 @@ pub struct ConfigFile {
     pub run: RunSection,
 }
 
-/// A loaded, checked configuration and the text it came from (for error positions).
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// The values, defaults filled in.
-    pub file: ConfigFile,
-    text: String,
+impl RuntimeSections {
+    /// Reads each section on its own, so that a problem in one does not hide problems in
+    /// the others; `None` when any failed (its error is in `errors`).
+    fn load(doc: &ConfigDoc<'_>, errors: &mut Vec<ConfigError>) -> Option<Self> {
+        fn read<T: DeserializeOwned + Default>(
+            doc: &ConfigDoc<'_>,
+            name: &str,
+            errors: &mut Vec<ConfigError>,
+        ) -> Option<T> {
+            doc.section(name).map_err(|e| errors.push(e)).ok()
+        }
+        let integration = read(doc, "integration", errors);
+        let schedule = read(doc, "schedule", errors);
+        let mapping = read(doc, "mapping", errors);
+        let filters = read(doc, "filters", errors);
+        let run = read(doc, "run", errors);
+        if let Some(integration) = &integration {
+            errors.extend(check_integration(doc, integration));
+        }
+        if let Some(run) = &run {
+            errors.extend(check_run(doc, run));
+        }
+        Some(RuntimeSections {
+            integration: integration?,
+            schedule: schedule?,
+            mapping: mapping?,
+            filters: filters?,
+            run: run?,
+        })
+    }
 }
 
-impl Config {
-    /// Reads and checks `path`.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            position: None,
-            key: None,
-            message: format!("cannot read the configuration file: {e}"),
-        })?;
-        Config::parse(path, text)
+/// The names of the runtime's own sections, in the order the contract lists them.
+const RUNTIME_SECTIONS: [&str; 5] = ["integration", "schedule", "mapping", "filters", "run"];
+
+/// A configuration file being loaded, as connector factories see it: read a section into
+/// its own type, and place problems in the file.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigDoc<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl<'a> ConfigDoc<'a> {
+    /// The document at `path` with this text.
+    pub fn new(path: &'a Path, text: &'a str) -> Self {
+        ConfigDoc { path, text }
     }
 
-    /// Checks `text` as if read from `path`.
-    pub fn parse(path: &Path, text: String) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(&text).map_err(|e| {
-            let position = e.span().map(|s| line_col(&text, s.start));
-            let key = e.span().and_then(|s| key_at(&text, &s));
-            ConfigError {
-                file: path.to_owned(),
-                position,
-                key,
-                message: e.message().trim().to_owned(),
+    /// Reads section `name` into `T` (its `Default` when the file has no such section).
+    /// A value of the wrong type, or a key `T` does not know (`deny_unknown_fields`), is an
+    /// error placed at its line and column.
+    pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
+        struct Pick<'n, T>(&'n str, PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Pick<'_, T> {
+            type Value = Option<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a TOML document")
             }
-        })?;
-        let config = Config {
-            path: path.to_owned(),
-            file,
-            text,
-        };
-        config.check()?;
-        Ok(config)
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+                let mut found = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == self.0 {
+                        found = Some(map.next_value::<T>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(found)
+            }
+        }
+        let picked = toml::de::Deserializer::parse(self.text)
+            .and_then(|d| d.deserialize_map(Pick::<T>(name, PhantomData)));
+        picked
+            .map(Option::unwrap_or_default)
+            .map_err(|e| self.toml_error(&e))
     }
 
-    /// An error about `key` (a dotted path), placed at that key in the file when present.
+    /// An error about `key` (a dotted path), placed at that key in the file when present,
+    /// else at its closest enclosing table.
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
         let parts = split_key(key);
-        let position = span_of(&self.text, &parts).map(|s| line_col(&self.text, s.start));
+        let position = span_of(self.text, &parts).map(|s| line_col(self.text, s.start));
         ConfigError {
-            file: self.path.clone(),
+            file: self.path.to_owned(),
             position,
             key: Some(key.to_owned()),
             message: message.into(),
         }
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
-        let f = &self.file;
-        if f.integration.name.trim().is_empty() {
-            return Err(self.error_at("integration.name", "must not be empty"));
+    /// `problems` of section `section`, placed in the file.
+    pub fn problems(&self, section: &str, problems: Vec<Problem>) -> Vec<ConfigError> {
+        problems
+            .into_iter()
+            .map(|p| self.error_at(&format!("{section}.{}", p.key), p.message))
+            .collect()
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let position = e.span().map(|s| line_col(self.text, s.start));
+        let key = e.span().and_then(|s| key_at(self.text, &s));
+        ConfigError {
+            file: self.path.to_owned(),
+            position,
+            key,
+            message: e.message().trim().to_owned(),
         }
-        if let Some(p) = f.integration.deactivate.max_percent
-            && !(0.0..=100.0).contains(&p)
-        {
-            return Err(self.error_at(
-                "integration.deactivate.max_percent",
-                format!("must be between 0 and 100, got {p}"),
-            ));
-        }
-        parse_duration(&f.schedule.every).map_err(|m| self.error_at("schedule.every", m))?;
-        if let Some(at) = &f.schedule.at {
-            parse_time_of_day(at).map_err(|m| self.error_at("schedule.at", m))?;
-        }
-        parse_utc_offset(&f.schedule.timezone)
-            .map_err(|m| self.error_at("schedule.timezone", m))?;
-        check_url(&f.quip.base_url).map_err(|m| self.error_at("quip.base_url", m))?;
-        check_url(&f.quip.scim_url).map_err(|m| self.error_at("quip.scim_url", m))?;
-        if f.quip.credential.is_none() {
-            return Err(self.error_at(
-                "quip.credential",
-                "missing: name a stored credential (credential = \"quip\") or an environment \
-                 variable (credential = { env = \"QUIP_TOKEN\" })",
-            ));
-        }
-        check_plain_http(&f.quip.base_url, f.quip.allow_insecure_http, "quip")
-            .map_err(|m| self.error_at("quip.base_url", m))?;
-        check_plain_http(&f.quip.scim_url, f.quip.allow_insecure_http, "quip")
-            .map_err(|m| self.error_at("quip.scim_url", m))?;
-        f.quip
-            .max_response_bytes
-            .bytes()
-            .map_err(|m| self.error_at("quip.max_response_bytes", m))?;
-        if f.quip.max_pages == 0 {
-            return Err(self.error_at("quip.max_pages", "must be at least 1"));
-        }
-        for key in ["quip.events_lookback", "quip.timeout", "quip.max_wait"] {
-            let value = match key {
-                "quip.events_lookback" => &f.quip.events_lookback,
-                "quip.timeout" => &f.quip.timeout,
-                _ => &f.quip.max_wait,
-            };
-            parse_duration(value).map_err(|m| self.error_at(key, m))?;
-        }
-        match &f.oomnitza.base_url {
-            None => {
-                return Err(self.error_at(
-                    "oomnitza.base_url",
-                    "missing: set it to your tenant, e.g. \"https://acme.oomnitza.com\"",
-                ));
-            }
-            Some(url) => {
-                check_url(url).map_err(|m| self.error_at("oomnitza.base_url", m))?;
-                check_plain_http(url, f.oomnitza.allow_insecure_http, "oomnitza")
-                    .map_err(|m| self.error_at("oomnitza.base_url", m))?;
-            }
-        }
-        f.oomnitza
-            .max_response_bytes
-            .bytes()
-            .map_err(|m| self.error_at("oomnitza.max_response_bytes", m))?;
-        if !(1..=u64::from(u32::MAX)).contains(&f.oomnitza.max_pages) {
-            return Err(self.error_at(
-                "oomnitza.max_pages",
-                format!("must be between 1 and {}", u32::MAX),
-            ));
-        }
-        if f.oomnitza.credential.is_none() {
-            return Err(self.error_at(
-                "oomnitza.credential",
-                "missing: name a stored credential or { env = \"OOMNITZA_TOKEN\" }",
-            ));
-        }
-        parse_duration(&f.oomnitza.timeout).map_err(|m| self.error_at("oomnitza.timeout", m))?;
-        parse_duration(&f.oomnitza.max_wait).map_err(|m| self.error_at("oomnitza.max_wait", m))?;
-        if f.oomnitza.concurrency == 0 {
-            return Err(self.error_at("oomnitza.concurrency", "must be at least 1"));
-        }
-        if f.oomnitza.saas_name.trim().is_empty() {
-            return Err(self.error_at("oomnitza.saas_name", "must not be empty"));
-        }
-        if f.run.concurrency == 0 {
-            return Err(self.error_at("run.concurrency", "must be at least 1"));
-        }
-        if !(1..=1000).contains(&f.run.batch_size) {
-            return Err(self.error_at("run.batch_size", "must be between 1 and 1000"));
-        }
-        Ok(())
+    }
+
+    /// Top-level keys that are neither a runtime section nor one of `connectors`.
+    fn unknown_sections(&self, connectors: &[&str]) -> Vec<ConfigError> {
+        let Ok(root) = toml::de::DeTable::parse(self.text) else {
+            return Vec::new();
+        };
+        let known: Vec<&str> = RUNTIME_SECTIONS
+            .iter()
+            .take(2)
+            .chain(connectors)
+            .chain(RUNTIME_SECTIONS.iter().skip(2))
+            .copied()
+            .collect();
+        let expected = known
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        root.get_ref()
+            .iter()
+            .filter(|(key, _)| !known.contains(&key.get_ref().as_ref()))
+            .map(|(key, _)| ConfigError {
+                file: self.path.to_owned(),
+                position: Some(line_col(self.text, key.span().start)),
+                key: Some(key.get_ref().to_string()),
+                message: format!(
+                    "unknown field `{}`, expected one of {expected}",
+                    key.get_ref()
+                ),
+            })
+            .collect()
+    }
+}
+
+/// A loaded, checked configuration: the runtime's sections, the connectors' parsed
+/// sections, and the text it came from (for error positions).
+pub struct Config {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The runtime's sections, defaults filled in.
+    pub file: RuntimeSections,
+    /// The source connector's section.
+    pub source: Box<dyn SourceSection>,
+    /// The target connector's section.
+    pub target: Box<dyn TargetSection>,
+    /// What connects the two (defaults, names).
+    pub pairing: &'static Pairing,
+    text: String,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("file", &self.file)
+            .field("source", &self.source)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
     }
 }
 
 impl Config {
-    /// One warning per plain `http://` URL to another machine that `allow_insecure_http`
-    /// lets through: shown on every run, since the token travels in clear text.
+    /// Reads and checks `path` for `pairing`.
+    pub fn load(path: &Path, pairing: &'static Pairing) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            position: None,
+            key: None,
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Config::parse(path, text, pairing)
+    }
+
+    /// Checks `text` as if read from `path`. Every problem found is returned, in file
+    /// order: one per section that does not parse, and every value that is out of range.
+    pub fn parse(
+        path: &Path,
+        text: String,
+        pairing: &'static Pairing,
+    ) -> Result<Config, ConfigErrors> {
+        let doc = ConfigDoc::new(path, &text);
+        let (source_name, target_name) = (pairing.source.section(), pairing.target.section());
+        let mut errors = doc.unknown_sections(&[source_name, target_name]);
+        let file = RuntimeSections::load(&doc, &mut errors);
+        let source = pairing.source.load(&doc).map_err(|e| errors.extend(e)).ok();
+        let target = pairing.target.load(&doc).map_err(|e| errors.extend(e)).ok();
+        if let Some(errors) = ConfigErrors::from_errors(errors) {
+            return Err(errors);
+        }
+        let (Some(file), Some(source), Some(target)) = (file, source, target) else {
+            unreachable!("every part that failed left an error");
+        };
+        Ok(Config {
+            path: path.to_owned(),
+            file,
+            source,
+            target,
+            pairing,
+            text,
+        })
+    }
+
+    /// The integration's name: `[integration] name`, else the pairing's default.
+    pub fn name(&self) -> &str {
+        self.file
+            .integration
+            .name
+            .as_deref()
+            .unwrap_or(self.pairing.integration_name)
+    }
+
+    /// The document, for placing errors found after loading (credentials, templates).
+    pub fn doc(&self) -> ConfigDoc<'_> {
+        ConfigDoc::new(&self.path, &self.text)
+    }
+
+    /// An error about `key` (a dotted path), placed at that key in the file when present.
+    pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        self.doc().error_at(key, message)
+    }
+
+    /// One warning per plain `http://` URL to another machine that a section's
+    /// `allow_insecure_http` lets through: shown on every run, since the token travels in
+    /// clear text.
     pub fn insecure_http_warnings(&self) -> Vec<String> {
-        let f = &self.file;
-        let mut urls = vec![
-            ("quip.base_url", f.quip.base_url.as_str()),
-            ("quip.scim_url", f.quip.scim_url.as_str()),
-        ];
-        if let Some(url) = &f.oomnitza.base_url {
-            urls.push(("oomnitza.base_url", url.as_str()));
-        }
-        let mut warnings = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for (key, url) in urls {
-            if let Some(host) = plain_http_host(url)
-                && seen.insert(url)
-            {
-                let section = key.split('.').next().unwrap_or_default();
-                warnings.push(format!(
-                    "{}: {key} = {url} is plain http:// to {host}, another machine: the {section} \
-                     token and people's data travel unencrypted ([{section}] allow_insecure_http \
-                     = true)",
-                    self.path.display()
-                ));
-            }
-        }
-        warnings
+        self.source
+            .insecure_http_warnings()
+            .into_iter()
+            .chain(self.target.insecure_http_warnings())
+            .map(|w| format!("{}: {w}", self.path.display()))
+            .collect()
     }
 }
 
-/// The host of a plain `http://` URL when it is not this machine (`localhost`,
-/// `127.0.0.0/8`, `::1`); `None` for https and for loopback.
-fn plain_http_host(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("http://")?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host_port.split(':').next().unwrap_or_default(),
-    };
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    (!loopback).then_some(host)
+/// `[integration]`'s offline checks.
+fn check_integration(doc: &ConfigDoc<'_>, section: &IntegrationSection) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    if section.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        errors.push(doc.error_at("integration.name", "must not be empty"));
+    }
+    if let Some(p) = section.deactivate.max_percent
+        && !(0.0..=100.0).contains(&p)
+    {
+        errors.push(doc.error_at(
+            "integration.deactivate.max_percent",
+            format!("must be between 0 and 100, got {p}"),
+        ));
+    }
+    errors
 }
 
-/// Refuses plain `http://` to another machine unless `allowed`.
-fn check_plain_http(url: &str, allowed: bool, section: &str) -> Result<(), String> {
-    match plain_http_host(url) {
-        Some(host) if !allowed => Err(format!(
-            "plain http:// to {host} would send the {section} token and people's data \
-             unencrypted; use https://, or set `allow_insecure_http = true` in [{section}] to \
-             accept that (plain http:// is allowed without it only to localhost, 127.0.0.0/8 \
-             and ::1)"
-        )),
-        _ => Ok(()),
+/// `[run]`'s offline checks.
+fn check_run(doc: &ConfigDoc<'_>, section: &RunSection) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    if section.concurrency == 0 {
+        errors.push(doc.error_at("run.concurrency", "must be at least 1"));
     }
-}
-
-/// Parses `1d`, `12h`, `90s`, `1h 30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("\"{text}\" is not a duration ({e}); use e.g. \"30s\", \"15m\", \"1d\"")
-    })?;
-    if d.is_zero() {
-        return Err("must be longer than zero".to_owned());
+    if !(1..=1000).contains(&section.batch_size) {
+        errors.push(doc.error_at("run.batch_size", "must be between 1 and 1000"));
     }
-    Ok(d)
-}
-
-/// Parses `HH:MM` into minutes after midnight.
-pub fn parse_time_of_day(text: &str) -> Result<u32, String> {
-    let bad = || format!("\"{text}\" is not a time of day; use HH:MM, e.g. \"02:00\"");
-    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
-    let h: u32 = h.parse().map_err(|_| bad())?;
-    let m: u32 = m.parse().map_err(|_| bad())?;
-    if h > 23 || m > 59 {
-        return Err(bad());
-    }
-    Ok(h * 60 + m)
-}
-
-/// Parses `UTC`, `Z` or `+HH:MM`/`-HH:MM` into an offset in seconds east of UTC.
-pub fn parse_utc_offset(text: &str) -> Result<i32, String> {
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("utc") || t == "Z" {
-        return Ok(0);
-    }
-    let bad = || {
-        format!(
-            "\"{text}\" is not supported; use \"UTC\" or a fixed offset such as \"+02:00\" \
-             (named zones are not supported, so a daylight-saving change does not move runs)"
-        )
-    };
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'+') => (1, &t[1..]),
-        Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
-    };
-    let minutes = parse_time_of_day(rest).map_err(|_| bad())?;
-    if minutes > 14 * 60 {
-        return Err(bad());
-    }
-    Ok(sign * i32::try_from(minutes * 60).map_err(|_| bad())?)
-}
-
-fn check_url(text: &str) -> Result<(), String> {
-    let ok = (text.starts_with("https://") || text.starts_with("http://"))
-        && text.len() > "https://".len()
-        && !text.contains(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("\"{text}\" is not an http(s) URL"))
-    }
+    errors
 }
 
 /// 1-based line and column of byte `offset`.
@@ -818,168 +761,27 @@ fn key_at(text: &str, span: &Range<usize>) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("quip-oomnitza.toml"), text.to_owned())
-    }
-
-    const MINIMAL: &str = r#"
-[quip]
-credential = { env = "QUIP_TOKEN" }
-
-[oomnitza]
-base_url = "https://acme.oomnitza.com"
-credential = "oomnitza"
-"#;
-
-    #[test]
-    fn minimal_file_gets_defaults() {
-        let c = parse(MINIMAL).expect("minimal config loads");
-        assert_eq!(c.file.quip.base_url, "https://platform.quip.com");
-        assert_eq!(
-            c.file.quip.credential,
-            Some(CredentialRef::Env {
-                env: "QUIP_TOKEN".into()
-            })
-        );
-        assert_eq!(
-            c.file.oomnitza.credential,
-            Some(CredentialRef::Store("oomnitza".into()))
-        );
-        assert_eq!(c.file.integration.mode, Mode::Users);
-        assert_eq!(c.file.filters.exclude, vec!["is_robot".to_owned()]);
-        assert_eq!(c.file.integration.deactivate.max_count, Some(50));
-    }
-
-    #[test]
-    fn unknown_key_names_line_and_key() {
-        let text = format!("{MINIMAL}\n[integration]\nnmae = \"x\"\n");
-        let e = parse(&text).expect_err("unknown key");
-        assert_eq!(e.position.map(|p| p.0), Some(10));
-        assert_eq!(e.key.as_deref(), Some("integration.nmae"));
-        assert!(e.message.contains("unknown field `nmae`"), "{e}");
-    }
-
-    #[test]
-    fn wrong_type_names_the_key() {
-        let text = MINIMAL.replace(
-            "credential = \"oomnitza\"",
-            "credential = \"oomnitza\"\nconcurrency = \"eight\"",
-        );
-        let e = parse(&text).expect_err("wrong type");
-        assert_eq!(e.key.as_deref(), Some("oomnitza.concurrency"));
-        assert_eq!(e.position.map(|p| p.0), Some(8));
-    }
-
-    #[test]
-    fn semantic_errors_point_at_the_key() {
-        let text = format!("{MINIMAL}\n[schedule]\nevery = \"sometimes\"\n");
-        let e = parse(&text).expect_err("bad duration");
-        assert_eq!(e.key.as_deref(), Some("schedule.every"));
-        assert_eq!(e.position, Some((10, 1)));
-        let e = parse(
-            "[quip]\n[oomnitza]\nbase_url = \"https://x.oomnitza.com\"\ncredential = \"o\"\n",
-        )
-        .expect_err("no quip credential");
-        assert_eq!(e.key.as_deref(), Some("quip.credential"));
-        assert_eq!(
-            e.position,
-            Some((1, 2)),
-            "points at the [quip] table when the key is absent"
-        );
-    }
-
-    #[test]
-    fn plain_http_is_refused_for_other_hosts_unless_allowed() {
-        for loopback in [
-            "http://127.0.0.1:8080",
-            "http://127.9.9.9/x",
-            "http://localhost:99",
-            "http://[::1]:8080/",
-        ] {
-            let text = MINIMAL.replace("https://acme.oomnitza.com", loopback);
-            let c = parse(&text).unwrap_or_else(|e| panic!("{loopback}: {e}"));
-            assert!(c.insecure_http_warnings().is_empty(), "{loopback}");
-        }
-        for remote in [
-            "http://acme.oomnitza.com",
-            "http://0.0.0.0:8080",
-            "http://10.0.0.1",
-            "http://[::2]/",
-            "http://127.0.0.1.nip.io",
-            "http://localhost.evil.example",
-        ] {
-            let text = MINIMAL.replace("https://acme.oomnitza.com", remote);
-            let e = parse(&text).expect_err(remote);
-            assert_eq!(e.key.as_deref(), Some("oomnitza.base_url"), "{remote}");
-            assert_eq!(e.position.map(|p| p.0), Some(6), "{remote}");
-            let shown = e.to_string();
-            assert!(shown.starts_with("quip-oomnitza.toml:6:"), "{shown}");
-            assert!(shown.contains("allow_insecure_http = true"), "{shown}");
-
-            let allowed = text.replace(
-                "credential = \"oomnitza\"",
-                "credential = \"oomnitza\"\nallow_insecure_http = true",
-            );
-            let c = parse(&allowed).unwrap_or_else(|e| panic!("{remote}: {e}"));
-            let warnings = c.insecure_http_warnings();
-            assert_eq!(warnings.len(), 1, "{warnings:?}");
-            assert!(warnings[0].contains("oomnitza.base_url"), "{warnings:?}");
-        }
-        // The option is per system: Oomnitza's does not let Quip through.
-        let text = "[quip]\nbase_url = \"http://quip.example\"\ncredential = \"q\"\n\
-             [oomnitza]\nbase_url = \"https://a.oomnitza.com\"\ncredential = \"o\"\n\
-             allow_insecure_http = true\n";
-        let e = parse(text).expect_err("quip over http");
-        assert_eq!(e.key.as_deref(), Some("quip.base_url"));
-    }
-
-    #[test]
-    fn limits_parse_and_reject_zero() {
-        let c = parse(MINIMAL).expect("defaults");
-        assert_eq!(c.file.quip.max_response_bytes.bytes(), Ok(64 << 20));
-        assert_eq!(c.file.oomnitza.max_pages, 1000);
-        assert_eq!(c.file.quip.max_pages, 10_000);
-        for (value, bytes) in [
-            ("\"512KiB\"", 512 << 10),
-            ("\"1 GiB\"", 1 << 30),
-            ("\"2MB\"", 2_000_000),
-            ("4096", 4096),
-        ] {
-            let text = MINIMAL.replace(
-                "credential = \"oomnitza\"",
-                &format!("credential = \"oomnitza\"\nmax_response_bytes = {value}"),
-            );
-            let c = parse(&text).unwrap_or_else(|e| panic!("{value}: {e}"));
-            assert_eq!(c.file.oomnitza.max_response_bytes.bytes(), Ok(bytes));
-        }
-        for (line, key) in [
-            (
-                "max_response_bytes = \"lots\"",
-                "oomnitza.max_response_bytes",
-            ),
-            ("max_response_bytes = 0", "oomnitza.max_response_bytes"),
-            ("max_response_bytes = -5", "oomnitza.max_response_bytes"),
-            ("max_response_bytes = 1.5", "oomnitza.max_response_bytes"),
-            ("max_pages = 0", "oomnitza.max_pages"),
-        ] {
-            let text = MINIMAL.replace(
-                "credential = \"oomnitza\"",
-                &format!("credential = \"oomnitza\"\n{line}"),
-            );
-            let e = parse(&text).expect_err(line);
-            assert_eq!(e.key.as_deref(), Some(key), "{line}: {e}");
-        }
-    }
-
     #[test]
     fn offsets_and_times() {
-        assert_eq!(parse_utc_offset("UTC"), Ok(0));
-        assert_eq!(parse_utc_offset("+02:00"), Ok(7200));
-        assert_eq!(parse_utc_offset("-05:30"), Ok(-19800));
-        assert!(parse_utc_offset("Europe/Paris").is_err());
-        assert_eq!(parse_time_of_day("02:30"), Ok(150));
-        assert!(parse_time_of_day("24:00").is_err());
-        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
-        assert!(parse_duration("0s").is_err());
+        let offset = |t: &str| UtcOffset::parse(t).map(UtcOffset::seconds);
+        assert_eq!(offset("UTC"), Ok(0));
+        assert_eq!(offset("+02:00"), Ok(7200));
+        assert_eq!(offset("-05:30"), Ok(-19800));
+        assert!(offset("Europe/Paris").is_err());
+        assert!(offset("+15:00").is_err());
+        assert_eq!(UtcOffset::parse("-05:30").unwrap().to_string(), "-05:30");
+        assert_eq!(TimeOfDay::parse("02:30").map(TimeOfDay::minutes), Ok(150));
+        assert_eq!(TimeOfDay::parse("2:05").unwrap().to_string(), "02:05");
+        assert!(TimeOfDay::parse("24:00").is_err());
+    }
+
+    #[test]
+    fn keys_are_found_in_the_text() {
+        let text = "[integration]\nname = \"x\"\n[mapping.users.fields]\nemail = \"{{ email }}\"\n";
+        let span = span_of(text, &split_key("mapping.users.fields.email")).expect("span");
+        assert_eq!(line_col(text, span.start), (4, 1));
+        let span = span_of(text, &split_key("integration.mode")).expect("enclosing table");
+        assert_eq!(line_col(text, span.start), (1, 2));
+        assert_eq!(key_at(text, &(21..22)).as_deref(), Some("integration.name"));
     }
 }

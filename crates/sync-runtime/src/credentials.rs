@@ -16,7 +16,9 @@ use credential_store::{
 };
 use secrecy::SecretString;
 
-use crate::config::{Config, ConfigError, CredentialRef};
+use credential_store::CredentialRef;
+
+use crate::config::{Config, ConfigError};
 
 /// The variable holding the credential file's passphrase.
 pub const PASSPHRASE_VAR: &str = "QUIP_OOMNITZA_PASSPHRASE";

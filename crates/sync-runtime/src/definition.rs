@@ -1,5 +1,6 @@
-//! From the configuration file to the engine's [`SyncDefinition`]: defaults per collection,
-//! templates compiled once, errors placed in the file.
+//! From the configuration file to the engine's [`SyncDefinition`]: the pairing's default
+//! mappings overlaid with what the file says, templates compiled once, errors placed in the
+//! file.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,27 +11,6 @@ use sync_engine::{
 };
 
 use crate::config::{Config, ConfigError, KeyPair, MappingSection, Mode};
-
-/// The default `[mapping.users]`.
-pub fn default_users_mapping() -> MappingConfig {
-    MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
-        .fallback(KeyMapping::new("email", "email"))
-        .field("username", "{{ email }}")
-        .field("email", "{{ email }}")
-        .field("full_name", "{{ name }}")
-        .field("first_name", "{{ first_name }}")
-        .field("last_name", "{{ last_name }}")
-        .case_insensitive("email")
-        .case_insensitive("username")
-}
-
-/// The default `[mapping.saas_users]`: the seat's external id is the Quip id; role and last
-/// activity come from the source.
-pub fn default_saas_mapping() -> MappingConfig {
-    MappingConfig::new(KeyMapping::new("id", "user_external_id"))
-        .field("role", "{{ role }}")
-        .field("last_visit", "{{ last_activity }}")
-}
 
 fn key(pair: &KeyPair) -> KeyMapping {
     KeyMapping::new(pair.source.clone(), pair.target.clone())
@@ -98,7 +78,7 @@ pub fn sync_definition(
     let users = merge(
         config,
         &f.mapping.users,
-        default_users_mapping(),
+        (config.pairing.users_mapping)(),
         Collection::Users,
     )?;
     collections.push(
@@ -110,7 +90,7 @@ pub fn sync_definition(
         let saas = merge(
             config,
             &f.mapping.saas_users,
-            default_saas_mapping(),
+            (config.pairing.saas_mapping)(),
             Collection::SaasUsers,
         )?;
         collections.push(
@@ -126,7 +106,7 @@ pub fn sync_definition(
     .map_err(place)?;
     let d = &f.integration.deactivate;
     Ok(SyncDefinition {
-        integration: f.integration.name.clone(),
+        integration: config.name().to_owned(),
         mode: Some(f.integration.mode.as_str().to_owned()),
         collections,
         filter,

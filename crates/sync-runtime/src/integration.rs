@@ -18,9 +18,9 @@ use crate::store::StateStore;
 /// Everything that happens during a run ends up in its [`SessionReport`] instead.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// The configuration is wrong (exit code 2).
+    /// The configuration is wrong (exit code 2): every problem found.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::config::ConfigErrors),
     /// Local state could not be read or written, or another run holds the lock.
     #[error(transparent)]
     State(#[from] StateError),
@@ -35,6 +35,12 @@ pub enum RuntimeError {
     /// A connector check failed.
     #[error(transparent)]
     Connector(#[from] sync_engine::ConnectorError),
+}
+
+impl From<crate::config::ConfigError> for RuntimeError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        RuntimeError::Config(e.into())
+    }
 }
 
 impl RuntimeError {
@@ -102,12 +108,24 @@ impl Integration {
         &self.definition.integration
     }
 
-    /// Validates every target collection (fields exist, sync key unique). Writes nothing.
-    pub async fn validate_target(&self) -> Result<(), RuntimeError> {
+    /// The online checks of `validate`: the source accepts its credential, and every
+    /// target field the mappings need exists (each sync key field unique). Writes nothing.
+    /// Returns one line per check passed.
+    pub async fn validate(&self) -> Result<Vec<String>, RuntimeError> {
+        let mut lines = self.source.validate().await?;
         for mapping in &self.definition.collections {
-            self.target.validate(mapping.spec()).await?;
+            let spec = mapping.spec();
+            self.target.validate(spec).await?;
+            let fields: Vec<&str> = spec.fields.iter().map(AsRef::as_ref).collect();
+            lines.push(format!(
+                "{} {}: fields present: {} (sync key {} is unique)",
+                self.target.display_name(),
+                spec.collection,
+                fields.join(", "),
+                spec.sync_key
+            ));
         }
-        Ok(())
+        Ok(lines)
     }
 
     /// Dry run: reads both sides, plans, stores the report as a (dry-run) session and

@@ -1,14 +1,12 @@
-//! Runs an integration end to end: loads the configuration, resolves credentials, builds the
-//! Quip source and the Oomnitza target, plans, applies, and keeps session reports and the
-//! deactivation ledger in a local state directory. Shared by the CLI and the cloud service,
-//! so the binaries stay thin.
-//!
-//! The vendor-neutral part ([`Integration`], [`StateStore`] with its local implementation
-//! [`StateDir`], [`schedule`]) works with any `sync_engine` [`Source`](sync_engine::Source)
-//! and [`Target`](sync_engine::Target).
+//! Runs an integration end to end, with any connectors: loads the configuration (the
+//! runtime's sections itself, each connector's section through its factory), resolves
+//! credentials, builds the source and the target, plans, applies, and keeps session
+//! reports and the deactivation ledger in a [`StateStore`] (the local state directory, or
+//! a service's database). Shared by the CLI and the cloud service, so the binaries stay
+//! thin; a [`Pairing`] is all a binary adds.
 
 pub mod config;
-pub mod connectors;
+pub mod connector;
 pub mod credentials;
 pub mod definition;
 pub mod integration;
@@ -17,7 +15,11 @@ pub mod schedule;
 pub mod state;
 pub mod store;
 
-pub use config::{Config, ConfigError, Mode};
+pub use config::{Config, ConfigDoc, ConfigError, ConfigErrors, Mode};
+pub use connector::{
+    BuildContext, Pairing, Secrets, SectionSecrets, SourceFactory, SourceSection, TargetFactory,
+    TargetSection, build, build_with_secrets, load_section, resolve_secrets,
+};
 pub use integration::{Integration, RunOptions, RuntimeError, read_plan, write_plan};
 pub use ledger::Ledger;
 pub use schedule::Schedule;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveTime, Offset, TimeZone, Utc};
 
-use crate::config::{ScheduleSection, parse_duration, parse_time_of_day, parse_utc_offset};
+use crate::config::ScheduleSection;
 
 /// A parsed schedule: every `every`, aligned to `at` (minutes after midnight) in `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,13 +20,13 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// From the `[schedule]` section (already validated when the configuration loaded).
-    pub fn from_section(section: &ScheduleSection) -> Result<Self, String> {
-        Ok(Schedule {
-            every: parse_duration(&section.every)?,
-            at_minutes: section.at.as_deref().map(parse_time_of_day).transpose()?,
-            offset_secs: parse_utc_offset(&section.timezone)?,
-        })
+    /// From the `[schedule]` section (its values were checked when the file loaded).
+    pub fn from_section(section: &ScheduleSection) -> Self {
+        Schedule {
+            every: section.every.get(),
+            at_minutes: section.at.map(crate::config::TimeOfDay::minutes),
+            offset_secs: section.timezone.seconds(),
+        }
     }
 
     /// The first fire time strictly after `now`.

@@ -87,23 +87,23 @@ impl Default for PeopleDeactivation {
     }
 }
 
-/// Configuration of the Oomnitza target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Configuration of the Oomnitza target. The application, the People sync key field and
+/// the bulk connector name belong to the integration, so they have no defaults here.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TargetConfig {
     /// How People are written (default `rest`).
     pub write_strategy: WriteStrategy,
-    /// The SaaS application seats belong to (default `Quip`).
+    /// The SaaS application seats belong to.
     pub saas_name: String,
     /// How People are deactivated and reactivated.
     pub people_deactivation: PeopleDeactivation,
     /// Records written at once (default 8).
     pub concurrency: usize,
-    /// The People field that holds the Quip user id (default `quip_user_id`); the users
-    /// collection's sync key, and how seats find their person.
+    /// The People field that holds the source's user id; the users collection's sync key,
+    /// and how seats find their person.
     pub users_sync_key_field: String,
-    /// `connector_name` of bulk portions (default `quip_users`).
+    /// `connector_name` of bulk portions.
     pub connector_name: String,
     /// Records per bulk upload (default and maximum 100).
     pub bulk_batch_size: usize,
@@ -111,22 +111,26 @@ pub struct TargetConfig {
     pub seat_batch_size: usize,
 }
 
-impl Default for TargetConfig {
-    fn default() -> Self {
+impl TargetConfig {
+    /// Seats of application `saas_name`, People keyed by `users_sync_key_field`, bulk
+    /// portions named `connector_name`; everything else at its default.
+    pub fn new(
+        saas_name: impl Into<String>,
+        users_sync_key_field: impl Into<String>,
+        connector_name: impl Into<String>,
+    ) -> Self {
         TargetConfig {
             write_strategy: WriteStrategy::Rest,
-            saas_name: "Quip".to_owned(),
+            saas_name: saas_name.into(),
             people_deactivation: PeopleDeactivation::default(),
             concurrency: 8,
-            users_sync_key_field: "quip_user_id".to_owned(),
-            connector_name: "quip_users".to_owned(),
+            users_sync_key_field: users_sync_key_field.into(),
+            connector_name: connector_name.into(),
             bulk_batch_size: 100,
             seat_batch_size: 500,
         }
     }
-}
 
-impl TargetConfig {
     /// Sets the write strategy.
     #[must_use]
     pub fn with_write_strategy(mut self, strategy: WriteStrategy) -> Self {
@@ -313,6 +317,10 @@ impl Target for OomnitzaTarget {
         "oomnitza"
     }
 
+    fn display_name(&self) -> &'static str {
+        "Oomnitza"
+    }
+
     async fn validate(&self, spec: &CollectionSpec) -> Result<(), ConnectorError> {
         match spec.collection {
             Collection::Users => self.validate_users(spec).await,
@@ -403,12 +411,13 @@ mod tests {
     }
 
     #[test]
-    fn config_defaults_and_serde() {
-        let c: TargetConfig = serde_json::from_str(r#"{"write_strategy":"bulk"}"#).unwrap();
-        assert_eq!(c.write_strategy, WriteStrategy::Bulk);
-        assert_eq!(c.saas_name, "Quip");
+    fn config_defaults() {
+        let c = TargetConfig::new("Slack", "slack_user_id", "slack-oomnitza");
+        assert_eq!(c.write_strategy, WriteStrategy::Rest);
+        assert_eq!(c.saas_name, "Slack");
+        assert_eq!(c.users_sync_key_field, "slack_user_id");
+        assert_eq!(c.connector_name, "slack-oomnitza");
         assert_eq!(c.people_deactivation.field, "suspended");
         assert_eq!(c.people_deactivation.inactive_value, Json::Bool(true));
-        assert!(serde_json::from_str::<TargetConfig>(r#"{"nope":1}"#).is_err());
     }
 }

@@ -71,7 +71,7 @@ impl OomnitzaTarget {
     pub(super) async fn validate_saas(&self, spec: &CollectionSpec) -> Result<(), ConnectorError> {
         if spec.sync_key.as_ref() != SAAS_SYNC_KEY {
             return Err(config_error(format!(
-                "the saas_users sync key must be \"{SAAS_SYNC_KEY}\" (the Quip user id stored on the seat), not {:?}",
+                "the saas_users sync key must be \"{SAAS_SYNC_KEY}\" (the source's user id stored on the seat), not {:?}",
                 spec.sync_key
             )));
         }

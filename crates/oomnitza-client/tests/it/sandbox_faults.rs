@@ -12,7 +12,10 @@ use crate::common::{desired_person, sandbox, sync, users_spec};
 #[tokio::test]
 async fn a_read_survives_transient_5xx_and_throttling_mid_pagination() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let spec = users_spec();
     sync(&target, &spec, (0..2500).map(desired_person).collect(), &[]).await;
 
@@ -53,7 +56,10 @@ async fn a_read_survives_transient_5xx_and_throttling_mid_pagination() {
 #[tokio::test]
 async fn a_malformed_page_fails_the_read_with_a_decode_error() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let spec = users_spec();
     sync(&target, &spec, (0..3).map(desired_person).collect(), &[]).await;
     emu.faults()
@@ -67,7 +73,10 @@ async fn a_malformed_page_fails_the_read_with_a_decode_error() {
 #[tokio::test]
 async fn a_create_failing_with_a_5xx_is_looked_up_then_sent_once_more() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     emu.faults().inject(
         FaultRule::new(
             Method::POST,
@@ -104,7 +113,10 @@ async fn a_bad_token_is_an_auth_error_before_any_write() {
         .unwrap(),
     )
     .unwrap();
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let err = target.validate(&users_spec()).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert!(err.message.contains("401"), "{}", err.message);

@@ -28,7 +28,10 @@ async fn app_roles_seats_and_last_activity_then_a_no_op_resync() {
     const N: usize = 30;
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
     let state = emu.state();
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     sync(
         &target,
         &users_spec(),
@@ -171,7 +174,10 @@ async fn app_roles_seats_and_last_activity_then_a_no_op_resync() {
 async fn seats_are_deactivated_and_reactivated_in_batches() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
     let state = emu.state();
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     sync(
         &target,
         &users_spec(),
@@ -226,7 +232,10 @@ async fn seats_are_deactivated_and_reactivated_in_batches() {
 async fn seat_failures_are_per_record_and_vanished_seats_count_as_deactivated() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
     let state = emu.state();
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     sync(
         &target,
         &users_spec(),

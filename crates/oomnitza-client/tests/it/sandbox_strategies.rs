@@ -48,7 +48,7 @@ async fn scenario(strategy: WriteStrategy) -> (OomnitzaEmulator, Vec<u64>) {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
     let target = OomnitzaTarget::new(
         client,
-        TargetConfig::default().with_write_strategy(strategy),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users").with_write_strategy(strategy),
     );
     let users = users_spec();
     let mut writes = Vec::new();

@@ -31,7 +31,10 @@ fn failures(changes: &[AppliedChange]) -> Vec<(String, String)> {
 async fn first_sync_of_10000_people_then_a_no_op_resync_with_zero_writes() {
     const N: usize = 10_000;
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default().with_concurrency(16));
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users").with_concurrency(16),
+    );
     let spec = users_spec();
     let desired = || (0..N).map(desired_person).collect::<Vec<_>>();
 
@@ -74,7 +77,10 @@ async fn first_sync_of_10000_people_then_a_no_op_resync_with_zero_writes() {
 #[tokio::test]
 async fn field_updates_write_only_the_changed_people() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let spec = users_spec();
     sync(&target, &spec, (0..50).map(desired_person).collect(), &[]).await;
 
@@ -105,7 +111,10 @@ async fn owned_people_are_deactivated_and_reactivated_and_others_left_alone() {
     state
         .add_person(json!({"username": "boss@acme.example", "email": "boss@acme.example"}))
         .unwrap();
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let spec = users_spec();
     sync(&target, &spec, (0..20).map(desired_person).collect(), &[]).await;
 
@@ -164,7 +173,10 @@ async fn owned_people_are_deactivated_and_reactivated_and_others_left_alone() {
 #[tokio::test]
 async fn a_missing_unique_field_is_a_clear_error_and_nothing_is_written() {
     let (emu, client) = sandbox(OomnitzaConfig::default().without_quip_user_id()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let err = target.validate(&users_spec()).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Config);
     assert_eq!(
@@ -185,7 +197,10 @@ async fn a_missing_unique_field_is_a_clear_error_and_nothing_is_written() {
     emu.shutdown().await;
 
     let (emu, client) = sandbox(OomnitzaConfig::default().with_non_unique_quip_user_id()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let err = target.validate(&users_spec()).await.unwrap_err();
     assert!(
         err.message.starts_with("the Oomnitza Users field \"quip_user_id\" ('Quip User Id') is not unique: edit it and check Unique"),
@@ -204,7 +219,10 @@ async fn per_record_failures_do_not_stop_the_run() {
     state
         .add_person(json!({"username": "user4@acme.example", "email": "someone@acme.example"}))
         .unwrap();
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let spec = users_spec();
     let mut desired: Vec<DesiredRecord> = (0..10).map(desired_person).collect();
     // A value Oomnitza refuses (Short Text holds at most 256 characters).
@@ -236,7 +254,10 @@ async fn fallback_keys_adopt_an_existing_person_instead_of_duplicating() {
                            "first_name": "First1", "last_name": "Last1"}),
         )
         .unwrap();
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let spec = CollectionSpec {
         fallback_keys: vec!["email".into()],
         ..users_spec()
@@ -261,7 +282,10 @@ async fn fallback_keys_adopt_an_existing_person_instead_of_duplicating() {
 #[tokio::test]
 async fn deactivating_a_person_removed_meanwhile_counts_as_done() {
     let (emu, client) = sandbox(OomnitzaConfig::default()).await;
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let spec = users_spec();
     sync(&target, &spec, (0..3).map(desired_person).collect(), &[]).await;
     let snapshot = target.read(&spec, &NoProgress).await.unwrap();

@@ -36,7 +36,10 @@ async fn configs_clients_and_auth_do_not_show_the_token() {
     assert!(!format!("{config:?}").contains(CANARY));
     let client = oomnitza_client::OomnitzaClient::new(config).unwrap();
     assert!(!format!("{client:?}").contains(CANARY));
-    let target = OomnitzaTarget::new(client, TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client,
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     assert!(!format!("{target:?}").contains(CANARY));
     let basic = Auth::basic("admin", CANARY);
     assert!(!format!("{basic:?}").contains(CANARY));
@@ -91,7 +94,10 @@ async fn errors_outcomes_and_logs_never_contain_the_token() {
     let err = client.saas().find_by_name("Quip").await.unwrap_err();
     assert!(!format!("{err:?} {err}").contains(CANARY));
 
-    let target = OomnitzaTarget::new(client.clone(), TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        client.clone(),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let cerr = target.validate(&users_spec()).await.unwrap_err();
     assert!(!format!("{cerr:?} {cerr}").contains(CANARY), "{cerr}");
 

@@ -46,7 +46,10 @@ async fn validate_names_the_missing_field_and_sends_only_the_metadata_read() {
         })
         .await;
     let stray = unexpected(&server).await;
-    let target = OomnitzaTarget::new(mock_client(&server), TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        mock_client(&server),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let err = target.validate(&users_spec()).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Config);
     assert_eq!(
@@ -77,7 +80,10 @@ async fn field_rules_come_from_the_metadata_already_read() {
         })
         .await;
     let stray = unexpected(&server).await;
-    let target = OomnitzaTarget::new(mock_client(&server), TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        mock_client(&server),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     target.validate(&users_spec()).await.unwrap();
     let mut rules = target.field_rules(&users_spec()).await.unwrap();
     rules.sort_by(|a, b| a.field.cmp(&b.field));
@@ -114,7 +120,10 @@ async fn validate_rejects_a_non_unique_key_and_unknown_mapped_fields() {
         })
         .await;
     let stray = unexpected(&server).await;
-    let target = OomnitzaTarget::new(mock_client(&server), TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        mock_client(&server),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let mut spec = users_spec();
     spec.fields.push("cost_center".into());
     let err = target.validate(&spec).await.unwrap_err();
@@ -195,7 +204,10 @@ async fn rest_apply_sends_one_exact_request_per_change() {
         .await;
     let stray = unexpected(&server).await;
 
-    let target = OomnitzaTarget::new(mock_client(&server), TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        mock_client(&server),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let spec = users_spec();
     let batch = vec![
         Change {
@@ -337,7 +349,10 @@ async fn a_conflicting_create_adopts_the_person_with_the_same_key_or_reports_the
         .await;
     let stray = unexpected(&server).await;
 
-    let target = OomnitzaTarget::new(mock_client(&server), TargetConfig::default());
+    let target = OomnitzaTarget::new(
+        mock_client(&server),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
     let create = |k: &str, user: &str| Change {
         key: k.into(),
         op: Operation::Create {
@@ -428,7 +443,8 @@ async fn bulk_apply_uploads_portions_with_sync_field_and_finish_finalizes_once()
 
     let target = OomnitzaTarget::new(
         mock_client(&server),
-        TargetConfig::default().with_write_strategy(WriteStrategy::Bulk),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users")
+            .with_write_strategy(WriteStrategy::Bulk),
     );
     let outcomes = target
         .apply(

@@ -5,11 +5,11 @@
 use chrono::DateTime;
 use sync_engine::{
     Collection, ExecuteOptions, FieldRule, FilterConfig, KeyMapping, MappingConfig, MemorySource,
-    MemoryTarget, NoLedger, NoProgress, PlanOptions, SessionStatus, SourceRecord, SyncDefinition,
-    SyncPolicy, UnknownFields, Value, pipeline,
+    MemoryTarget, NoLedger, PlanOptions, SessionStatus, SourceRecord, SyncDefinition, SyncPolicy,
+    UnknownFields, Value,
 };
 
-use crate::support::{source_fields, user};
+use crate::support::{plan_and_execute, source_fields, user};
 
 /// Users by `id`, seats with `role` and `last_visit` (as the Quip → Oomnitza default).
 fn definition(saas: bool, exclude: &[&str]) -> SyncDefinition {
@@ -60,14 +60,13 @@ async fn run(
     source: &MemorySource,
     target: &MemoryTarget,
 ) -> sync_engine::SyncOutcome {
-    pipeline::run(
+    plan_and_execute(
         def,
         source,
         target,
         &NoLedger,
         &PlanOptions::default(),
         &ExecuteOptions::default(),
-        &NoProgress,
     )
     .await
 }

@@ -96,3 +96,19 @@ pub fn robot(id: &str, name: &str, email: &str) -> SourceRecord {
     r.fields.insert("is_robot", true);
     r
 }
+
+/// Plans and executes in one go, as a runtime does (the plan must succeed).
+pub async fn plan_and_execute(
+    def: &sync_engine::SyncDefinition,
+    source: &dyn sync_engine::Source,
+    target: &dyn sync_engine::Target,
+    ledger: &dyn sync_engine::Ledger,
+    plan_opts: &sync_engine::PlanOptions,
+    exec_opts: &sync_engine::ExecuteOptions,
+) -> sync_engine::SyncOutcome {
+    let progress = sync_engine::NoProgress;
+    let planned = sync_engine::pipeline::plan(def, source, target, ledger, plan_opts, &progress)
+        .await
+        .unwrap_or_else(|e| panic!("planning failed: {e}"));
+    sync_engine::pipeline::execute(&planned, target, exec_opts, &progress).await
+}

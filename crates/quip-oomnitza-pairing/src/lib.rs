@@ -1,0 +1,154 @@
+//! Quip into Oomnitza: the one place that knows this pairing.
+//!
+//! The runtime ([`sync_runtime`]) is vendor-neutral; this crate gives it the `[quip]`
+//! source factory, the `[oomnitza]` target factory and the defaults that only make sense
+//! for this pair: the integration's name, the People sync key `quip_user_id`, the SaaS
+//! application `Quip`, the bulk connector name. The CLI and the cloud service both load
+//! configurations with [`PAIRING`].
+
+use credential_store::CredentialRef;
+use oomnitza_client::{Auth, OomnitzaDefaults, OomnitzaSection};
+use quip_client::QuipSection;
+use sync_engine::settings::Problem;
+use sync_engine::{Collection, FieldSpec, KeyMapping, MappingConfig, Source, Target};
+use sync_runtime::credentials::Secret;
+use sync_runtime::{
+    BuildContext, ConfigDoc, ConfigError, Pairing, SourceFactory, SourceSection, TargetFactory,
+    TargetSection, load_section,
+};
+
+/// The Quip → Oomnitza pairing.
+pub static PAIRING: Pairing = Pairing {
+    source: &QuipFactory,
+    target: &OomnitzaFactory,
+    integration_name: "Quip users",
+    users_mapping,
+    saas_mapping,
+    user_agent: concat!("quip-oomnitza/", env!("CARGO_PKG_VERSION")),
+};
+
+/// What `[oomnitza]` defaults to here: seats of the `Quip` application.
+pub const OOMNITZA_DEFAULTS: OomnitzaDefaults = OomnitzaDefaults {
+    saas_name: Some("Quip"),
+    connector_name: "quip-oomnitza",
+};
+
+/// The default `[mapping.users]`: a person is keyed by the Quip user id in the People
+/// field `quip_user_id` ("Quip User Id"), adopted by email when unowned.
+pub fn users_mapping() -> MappingConfig {
+    MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+        .fallback(KeyMapping::new("email", "email"))
+        .field("username", "{{ email }}")
+        .field("email", "{{ email }}")
+        .field("full_name", "{{ name }}")
+        .field("first_name", "{{ first_name }}")
+        .field("last_name", "{{ last_name }}")
+        .case_insensitive("email")
+        .case_insensitive("username")
+}
+
+/// The default `[mapping.saas_users]`: the seat's external id is the Quip id; role and
+/// last activity come from the source.
+pub fn saas_mapping() -> MappingConfig {
+    MappingConfig::new(KeyMapping::new("id", "user_external_id"))
+        .field("role", "{{ role }}")
+        .field("last_visit", "{{ last_activity }}")
+}
+
+/// Reads `[quip]`.
+#[derive(Debug, Clone, Copy)]
+pub struct QuipFactory;
+
+/// `[quip]`, read.
+#[derive(Debug, Clone)]
+pub struct QuipSourceSection(pub QuipSection);
+
+impl SourceFactory for QuipFactory {
+    fn section(&self) -> &'static str {
+        "quip"
+    }
+
+    fn load(&self, doc: &ConfigDoc<'_>) -> Result<Box<dyn SourceSection>, Vec<ConfigError>> {
+        let section = load_section(doc, "quip", QuipSection::problems)?;
+        Ok(Box::new(QuipSourceSection(section)))
+    }
+}
+
+impl SourceSection for QuipSourceSection {
+    fn credentials(&self) -> Vec<(&'static str, CredentialRef)> {
+        self.0.credentials()
+    }
+
+    fn fields(&self) -> Vec<FieldSpec> {
+        quip_client::quip_fields()
+    }
+
+    fn insecure_http_warnings(&self) -> Vec<String> {
+        self.0.insecure_http_warnings()
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Source>, Problem> {
+        let token = ctx
+            .secrets
+            .token("credential")?
+            .ok_or_else(|| Problem::new("credential", "missing"))?;
+        let scim = ctx.secrets.token("scim_credential")?;
+        let source = self
+            .0
+            .source(token, scim, ctx.user_agent, &ctx.definition.source_fields())?;
+        Ok(Box::new(source))
+    }
+}
+
+/// Reads `[oomnitza]`.
+#[derive(Debug, Clone, Copy)]
+pub struct OomnitzaFactory;
+
+/// `[oomnitza]`, read.
+#[derive(Debug, Clone)]
+pub struct OomnitzaTargetSection(pub OomnitzaSection);
+
+impl TargetFactory for OomnitzaFactory {
+    fn section(&self) -> &'static str {
+        "oomnitza"
+    }
+
+    fn load(&self, doc: &ConfigDoc<'_>) -> Result<Box<dyn TargetSection>, Vec<ConfigError>> {
+        let section = load_section(doc, "oomnitza", |s: &OomnitzaSection| {
+            s.problems(&OOMNITZA_DEFAULTS)
+        })?;
+        Ok(Box::new(OomnitzaTargetSection(section)))
+    }
+}
+
+impl TargetSection for OomnitzaTargetSection {
+    fn credentials(&self) -> Vec<(&'static str, CredentialRef)> {
+        self.0.credentials()
+    }
+
+    fn insecure_http_warnings(&self) -> Vec<String> {
+        self.0.insecure_http_warnings()
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Target>, Problem> {
+        let auth = match ctx.secrets.get("credential") {
+            Some(Secret::Token(t)) => Auth::Token(t.clone()),
+            Some(Secret::Basic { user, password }) => Auth::Basic {
+                user: user.clone(),
+                password: password.clone(),
+            },
+            None => return Err(Problem::new("credential", "missing")),
+        };
+        let users_key = ctx
+            .definition
+            .collections
+            .iter()
+            .find(|m| m.spec().collection == Collection::Users)
+            .map_or_else(
+                || "quip_user_id".to_owned(),
+                |m| m.spec().sync_key.to_string(),
+            );
+        let target = self.0.target(auth, &users_key, &OOMNITZA_DEFAULTS)?;
+        Ok(Box::new(target))
+    }
+}
