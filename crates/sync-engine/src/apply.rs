@@ -11,7 +11,8 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use crate::connector::{
-    Change, Operation, Outcome, OutcomeResult, Progress, ProgressEvent, Stage, Target,
+    Change, CollectionSpec, Operation, Outcome, OutcomeResult, Progress, ProgressEvent, Stage,
+    Target,
 };
 use crate::plan::CollectionPlan;
 use crate::record::Collection;
@@ -394,34 +395,72 @@ pub async fn apply_plan_with(
             futures::future::ready(!control.stop.is_requested() && !halted.load(Ordering::SeqCst))
         })
         .map(|(n, batch)| async move {
-            let sent: Vec<Sent> = batch.iter().map(Sent::of).collect();
-            if let Err(e) = control.write_ahead.intend(collection, &batch).await {
-                halted.store(true, Ordering::SeqCst);
-                tracing::error!(%collection, error = %e, "cannot record the intent of a batch; not sending it");
-                let message = format!("not sent: {e}");
-                let applied = sent
-                    .into_iter()
-                    .map(|c| AppliedChange {
-                        key: c.key,
-                        kind: c.kind,
-                        id: c.id,
-                        result: OutcomeResult::Failed {
-                            message: message.clone(),
-                        },
-                    })
-                    .collect();
-                return (n, applied);
-            }
-            let outcomes = target.apply(spec, batch).await;
-            let applied = reconcile(sent, outcomes, collection);
-            control.write_ahead.confirm(collection, &applied).await;
-            progress.on_event(ProgressEvent::Advanced {
-                stage,
-                by: applied.len() as u64,
-            });
-            (n, applied)
+            let sender = BatchSender {
+                target,
+                spec,
+                progress,
+                control,
+                halted,
+            };
+            (n, sender.send(batch).await)
         })
         .buffer_unordered(opts.concurrency.max(1));
+    let mut done = collect_until_stopped(stream, control, collection).await;
+    done.sort_unstable_by_key(|(n, _)| *n);
+    progress.on_event(ProgressEvent::Finished { stage });
+    tally(collection, done.into_iter().flat_map(|(_, c)| c).collect())
+}
+
+/// What sending one batch needs.
+struct BatchSender<'a> {
+    target: &'a dyn Target,
+    spec: &'a CollectionSpec,
+    progress: &'a dyn Progress,
+    control: &'a ApplyControl<'a>,
+    /// Set when an intent could not be recorded.
+    halted: &'a AtomicBool,
+}
+
+impl BatchSender<'_> {
+    /// Records the batch's intent, sends it and confirms its outcomes; when the intent
+    /// cannot be recorded, nothing is sent, every change fails and `halted` is set.
+    async fn send(&self, batch: Vec<Change>) -> Vec<AppliedChange> {
+        let collection = self.spec.collection;
+        let sent: Vec<Sent> = batch.iter().map(Sent::of).collect();
+        if let Err(e) = self.control.write_ahead.intend(collection, &batch).await {
+            self.halted.store(true, Ordering::SeqCst);
+            tracing::error!(%collection, error = %e, "cannot record the intent of a batch; not sending it");
+            let message = format!("not sent: {e}");
+            return sent
+                .into_iter()
+                .map(|c| AppliedChange {
+                    key: c.key,
+                    kind: c.kind,
+                    id: c.id,
+                    result: OutcomeResult::Failed {
+                        message: message.clone(),
+                    },
+                })
+                .collect();
+        }
+        let outcomes = self.target.apply(self.spec, batch).await;
+        let applied = reconcile(sent, outcomes, collection);
+        self.control.write_ahead.confirm(collection, &applied).await;
+        self.progress.on_event(ProgressEvent::Advanced {
+            stage: Stage::Apply(collection),
+            by: applied.len() as u64,
+        });
+        applied
+    }
+}
+
+/// Collects the answered batches until the stream ends; once a stop is requested, waits
+/// at most `control.grace` for those in flight and abandons the rest.
+async fn collect_until_stopped(
+    stream: impl futures::Stream<Item = (usize, Vec<AppliedChange>)>,
+    control: &ApplyControl<'_>,
+    collection: Collection,
+) -> Vec<(usize, Vec<AppliedChange>)> {
     let mut stream = std::pin::pin!(stream);
     let mut done: Vec<(usize, Vec<AppliedChange>)> = Vec::new();
     let mut deadline: Option<tokio::time::Instant> = None;
@@ -451,11 +490,14 @@ pub async fn apply_plan_with(
             None => break,
         }
     }
-    done.sort_unstable_by_key(|(n, _)| *n);
-    progress.on_event(ProgressEvent::Finished { stage });
+    done
+}
 
+/// The result of the applied changes: counts by kind, failures, and the ledger entries of
+/// deactivations and reactivations that were done.
+fn tally(collection: Collection, changes: Vec<AppliedChange>) -> ApplyResult {
     let mut result = ApplyResult::empty(collection);
-    result.changes = done.into_iter().flat_map(|(_, c)| c).collect();
+    result.changes = changes;
     for c in &result.changes {
         if !c.is_done() {
             result.failed += 1;

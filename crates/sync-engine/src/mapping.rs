@@ -191,13 +191,48 @@ impl MappingConfig {
         check_key(&self.sync_key, &key_path, &known)?;
         let sync_key_target: FieldName = self.sync_key.target.trim().into();
 
+        let mut fields = self.compile_fields(&prefix, &mut env, &known, &sync_key_target)?;
+        let fallback_targets =
+            self.compile_fallback_keys(&prefix, &known, &sync_key_target, &mut fields)?;
+
+        let mut written: Vec<FieldName> = fields.iter().map(|f| f.name.clone()).collect();
+        written.push(sync_key_target.clone());
+        written.sort();
+        let ci = self.case_insensitive_fields(&prefix, &written)?;
+
+        Ok(Mapping {
+            collection,
+            env,
+            sync_key_source: self.sync_key.source.trim().to_owned(),
+            sync_key_target: sync_key_target.clone(),
+            fields,
+            spec: CollectionSpec {
+                collection,
+                sync_key: sync_key_target,
+                fallback_keys: fallback_targets,
+                fields: written,
+            },
+            compare: CompareOptions {
+                case_insensitive: ci,
+            },
+        })
+    }
+
+    /// Compiles each `fields` entry, refusing empty names and the sync key's target field.
+    fn compile_fields(
+        &self,
+        prefix: &str,
+        env: &mut Environment<'static>,
+        known: &Known,
+        sync_key_target: &str,
+    ) -> Result<Vec<MappedField>, ConfigError> {
         let mut fields: Vec<MappedField> = Vec::with_capacity(self.fields.len() + 2);
         for (name, expr) in &self.fields {
             let path = format!("{prefix}.fields.{name}");
             if name.trim().is_empty() {
                 return Err(ConfigError::new(path, "the target field name is empty"));
             }
-            if name.trim() == &*sync_key_target {
+            if name.trim() == sync_key_target {
                 return Err(ConfigError::new(
                     path,
                     format!(
@@ -209,11 +244,9 @@ impl MappingConfig {
                 FieldExpr::Bool(b) => Compiled::Constant(Value::Bool(*b)),
                 FieldExpr::Int(n) => Compiled::Constant(Value::Int(*n)),
                 FieldExpr::Float(f) => Compiled::Constant(Value::Float(*f)),
-                FieldExpr::Text(src) => {
-                    template::compile_text(&mut env, &path, &path, src, &known)?
-                }
+                FieldExpr::Text(src) => template::compile_text(env, &path, &path, src, known)?,
             };
-            let vars = template::variables(&env, &compiled);
+            let vars = template::variables(env, &compiled);
             fields.push(MappedField {
                 name: name.trim().into(),
                 path,
@@ -221,13 +254,25 @@ impl MappingConfig {
                 vars,
             });
         }
+        Ok(fields)
+    }
 
+    /// Checks the fallback keys (distinct, not the sync key) and returns their target
+    /// fields; a target the mapping does not write is added to `fields`, copied from its
+    /// source field.
+    fn compile_fallback_keys(
+        &self,
+        prefix: &str,
+        known: &Known,
+        sync_key_target: &FieldName,
+        fields: &mut Vec<MappedField>,
+    ) -> Result<Vec<FieldName>, ConfigError> {
         let mut fallback_targets: Vec<FieldName> = Vec::with_capacity(self.fallback_keys.len());
         for (i, fb) in self.fallback_keys.iter().enumerate() {
             let path = format!("{prefix}.fallback_keys[{i}]");
-            check_key(fb, &path, &known)?;
+            check_key(fb, &path, known)?;
             let target: FieldName = fb.target.trim().into();
-            if target == sync_key_target {
+            if target == *sync_key_target {
                 return Err(ConfigError::new(
                     format!("{path}.target"),
                     "a fallback key cannot be the sync key's target field",
@@ -249,11 +294,15 @@ impl MappingConfig {
             }
             fallback_targets.push(target);
         }
+        Ok(fallback_targets)
+    }
 
-        let mut written: Vec<FieldName> = fields.iter().map(|f| f.name.clone()).collect();
-        written.push(sync_key_target.clone());
-        written.sort();
-
+    /// The `case_insensitive` fields, each of which must be one the mapping writes.
+    fn case_insensitive_fields(
+        &self,
+        prefix: &str,
+        written: &[FieldName],
+    ) -> Result<Vec<FieldName>, ConfigError> {
         let mut ci = Vec::with_capacity(self.case_insensitive.len());
         for (i, name) in self.case_insensitive.iter().enumerate() {
             let name = name.trim();
@@ -272,23 +321,7 @@ impl MappingConfig {
             }
             ci.push(FieldName::from(name));
         }
-
-        Ok(Mapping {
-            collection,
-            env,
-            sync_key_source: self.sync_key.source.trim().to_owned(),
-            sync_key_target: sync_key_target.clone(),
-            fields,
-            spec: CollectionSpec {
-                collection,
-                sync_key: sync_key_target,
-                fallback_keys: fallback_targets,
-                fields: written,
-            },
-            compare: CompareOptions {
-                case_insensitive: ci,
-            },
-        })
+        Ok(ci)
     }
 }
 

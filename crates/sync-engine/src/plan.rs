@@ -434,135 +434,30 @@ pub fn plan_collection_with_rejected(
     ctx: &PlanContext,
 ) -> CollectionPlan {
     let targets = &actual.records;
-    let ci: HashSet<&str> = ctx.compare.set();
     let source_len = desired.len() + rejected.len();
-
-    // Index the target by sync key; remember keys held by several records.
-    let mut by_key: HashMap<&str, u32> = HashMap::with_capacity(targets.len());
-    let mut dup_keys: HashMap<&str, Vec<u32>> = HashMap::new();
-    for (i, t) in targets.iter().enumerate() {
-        let Some(k) = t.key.as_deref().filter(|k| !k.is_empty()) else {
-            continue;
-        };
-        match by_key.entry(k) {
-            Entry::Vacant(e) => {
-                e.insert(i as u32);
-            }
-            Entry::Occupied(e) => dup_keys
-                .entry(k)
-                .or_insert_with(|| vec![*e.get()])
-                .push(i as u32),
-        }
-    }
     let mut claimed = vec![false; targets.len()];
 
     // Pass 1: sync keys (all of them first, so a fallback never steals a keyed record).
-    let mut matches: Vec<Match> = Vec::with_capacity(desired.len());
-    let mut unmatched_seen: HashSet<&str> = HashSet::new();
-    let mut any_unmatched = false;
-    for d in &desired {
-        let m = claim_key(
-            &d.key,
-            &by_key,
-            &dup_keys,
-            &mut unmatched_seen,
-            &mut claimed,
-        );
-        any_unmatched |= matches!(m, Match::None);
-        matches.push(m);
-    }
-    for r in &rejected {
-        claim_key(
-            &r.key,
-            &by_key,
-            &dup_keys,
-            &mut unmatched_seen,
-            &mut claimed,
-        );
-    }
+    let index = SyncKeyIndex::new(targets);
+    let (mut matches, any_unmatched) = match_sync_keys(&index, &desired, &rejected, &mut claimed);
+    drop(index);
 
     // Pass 2: fallback keys for records the sync key did not find.
     if any_unmatched && !spec.fallback_keys.is_empty() {
-        let indexes = fallback_indexes(spec, targets);
-        for (d, m) in desired.iter().zip(matches.iter_mut()) {
-            if !matches!(m, Match::None) {
-                continue;
-            }
-            for (fi, (field, index)) in spec.fallback_keys.iter().zip(&indexes).enumerate() {
-                let Some(value) = d.fields.get(field).and_then(match_text) else {
-                    continue;
-                };
-                let Some(candidates) = index.get(&value) else {
-                    continue;
-                };
-                let mut free = candidates.iter().filter(|&&i| !claimed[i as usize]);
-                match (free.next(), free.next()) {
-                    (Some(&i), None) => {
-                        claimed[i as usize] = true;
-                        *m = Match::Fallback(i, fi as u32);
-                    }
-                    (Some(_), Some(_)) => {
-                        let n = 2 + free.count();
-                        *m = Match::AmbiguousFallback(n as u32, fi as u32);
-                    }
-                    _ => continue,
-                }
-                break;
-            }
-        }
+        match_fallback_keys(spec, targets, &desired, &mut matches, &mut claimed);
     }
-    drop(unmatched_seen);
 
     // Pass 3: decide per desired record, moving it into the plan.
-    let mut entries: Vec<PlanEntry> = Vec::with_capacity(desired.len() + rejected.len());
+    let planner = Planner {
+        spec,
+        targets,
+        ctx,
+        ci: ctx.compare.set(),
+    };
+    let mut entries: Vec<PlanEntry> = Vec::with_capacity(source_len);
     let mut candidates: Vec<usize> = Vec::new();
     for (d, m) in desired.into_iter().zip(matches) {
-        let action = match m {
-            Match::Key(i) => decide(&d.fields, d.active, &targets[i as usize], None, ctx, &ci),
-            Match::Fallback(i, fi) => decide(
-                &d.fields,
-                d.active,
-                &targets[i as usize],
-                Some(&spec.fallback_keys[fi as usize]),
-                ctx,
-                &ci,
-            ),
-            Match::None => {
-                if !d.active {
-                    skipped(
-                        None,
-                        SkipReason::InactiveNeverSynced,
-                        "inactive in source, never synced",
-                    )
-                } else if ctx.preference == Preference::UpdateOnly {
-                    skipped(
-                        None,
-                        SkipReason::UpdateOnly,
-                        "not in the target; update_only never creates",
-                    )
-                } else {
-                    Action::Create { fields: d.fields }
-                }
-            }
-            Match::Ambiguous(n) => skipped(
-                None,
-                SkipReason::AmbiguousTarget,
-                format!("ambiguous: {n} target records share this key"),
-            ),
-            Match::AmbiguousFallback(n, fi) => skipped(
-                None,
-                SkipReason::AmbiguousTarget,
-                format!(
-                    "ambiguous: {n} unowned target records share this {}",
-                    spec.fallback_keys[fi as usize]
-                ),
-            ),
-            Match::Duplicate => skipped(
-                None,
-                SkipReason::DuplicateSourceKey,
-                "duplicate source key: an earlier source record has the same key",
-            ),
-        };
+        let action = planner.action(m, d.fields, d.active);
         if matches!(action, Action::Deactivate { .. }) {
             candidates.push(entries.len());
         }
@@ -576,8 +471,211 @@ pub fn plan_collection_with_rejected(
     }
 
     // Pass 4: owned active records the source no longer has.
+    let owned_active = plan_missing_in_source(targets, &claimed, &mut entries, &mut candidates);
+
+    let (guard, notes) = guard(
+        &mut entries,
+        &candidates,
+        ctx,
+        source_len,
+        owned_active,
+        spec,
+    );
+    let counts = count_entries(&entries);
+    CollectionPlan {
+        spec: spec.clone(),
+        target_fingerprint: String::new(),
+        counts,
+        guard,
+        notes,
+        entries,
+    }
+}
+
+/// The target indexed by sync key, with the keys several records hold.
+struct SyncKeyIndex<'a> {
+    /// Sync key → the first target record holding it.
+    by_key: HashMap<&'a str, u32>,
+    /// Sync keys held by several target records → all of them.
+    dup_keys: HashMap<&'a str, Vec<u32>>,
+}
+
+impl<'a> SyncKeyIndex<'a> {
+    /// Indexes the target records that have a non-empty sync key.
+    fn new(targets: &'a [TargetRecord]) -> Self {
+        let mut by_key: HashMap<&str, u32> = HashMap::with_capacity(targets.len());
+        let mut dup_keys: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (i, t) in targets.iter().enumerate() {
+            let Some(k) = t.key.as_deref().filter(|k| !k.is_empty()) else {
+                continue;
+            };
+            match by_key.entry(k) {
+                Entry::Vacant(e) => {
+                    e.insert(i as u32);
+                }
+                Entry::Occupied(e) => dup_keys
+                    .entry(k)
+                    .or_insert_with(|| vec![*e.get()])
+                    .push(i as u32),
+            }
+        }
+        SyncKeyIndex { by_key, dup_keys }
+    }
+}
+
+/// Pass 1: matches every desired and rejected record on its sync key, claiming the target
+/// records found; returns the desired records' matches and whether any found nothing.
+fn match_sync_keys(
+    index: &SyncKeyIndex<'_>,
+    desired: &[DesiredRecord],
+    rejected: &[RejectedRecord],
+    claimed: &mut [bool],
+) -> (Vec<Match>, bool) {
+    let mut matches: Vec<Match> = Vec::with_capacity(desired.len());
+    let mut unmatched_seen: HashSet<&str> = HashSet::new();
+    let mut any_unmatched = false;
+    for d in desired {
+        let m = claim_key(&d.key, index, &mut unmatched_seen, claimed);
+        any_unmatched |= matches!(m, Match::None);
+        matches.push(m);
+    }
+    for r in rejected {
+        claim_key(&r.key, index, &mut unmatched_seen, claimed);
+    }
+    (matches, any_unmatched)
+}
+
+/// Pass 2: for desired records the sync key did not find, tries the fallback keys in order
+/// against the unowned target records not claimed yet.
+fn match_fallback_keys(
+    spec: &CollectionSpec,
+    targets: &[TargetRecord],
+    desired: &[DesiredRecord],
+    matches: &mut [Match],
+    claimed: &mut [bool],
+) {
+    let indexes = fallback_indexes(spec, targets);
+    for (d, m) in desired.iter().zip(matches.iter_mut()) {
+        if matches!(m, Match::None) {
+            *m = match_fallback(spec, &indexes, &d.fields, claimed);
+        }
+    }
+}
+
+/// The first fallback key whose value finds unclaimed unowned target records: one is
+/// claimed and adopted, several are ambiguous; [`Match::None`] when no key finds any.
+fn match_fallback(
+    spec: &CollectionSpec,
+    indexes: &[HashMap<CompactString, Vec<u32>>],
+    fields: &Fields,
+    claimed: &mut [bool],
+) -> Match {
+    for (fi, (field, index)) in spec.fallback_keys.iter().zip(indexes).enumerate() {
+        let Some(value) = fields.get(field).and_then(match_text) else {
+            continue;
+        };
+        let Some(candidates) = index.get(&value) else {
+            continue;
+        };
+        let mut free = candidates.iter().filter(|&&i| !claimed[i as usize]);
+        match (free.next(), free.next()) {
+            (Some(&i), None) => {
+                claimed[i as usize] = true;
+                return Match::Fallback(i, fi as u32);
+            }
+            (Some(_), Some(_)) => {
+                let n = 2 + free.count();
+                return Match::AmbiguousFallback(n as u32, fi as u32);
+            }
+            _ => {}
+        }
+    }
+    Match::None
+}
+
+/// What pass 3 reads to decide a desired record's action.
+struct Planner<'a> {
+    spec: &'a CollectionSpec,
+    targets: &'a [TargetRecord],
+    ctx: &'a PlanContext,
+    /// Fields compared without case.
+    ci: HashSet<&'a str>,
+}
+
+impl Planner<'_> {
+    /// Pass 3: the action for a desired record (its `fields` and `active`) matched as `m`.
+    fn action(&self, m: Match, fields: Fields, active: bool) -> Action {
+        let fallback_key = |fi: u32| &self.spec.fallback_keys[fi as usize];
+        match m {
+            Match::Key(i) => decide(
+                &fields,
+                active,
+                &self.targets[i as usize],
+                None,
+                self.ctx,
+                &self.ci,
+            ),
+            Match::Fallback(i, fi) => decide(
+                &fields,
+                active,
+                &self.targets[i as usize],
+                Some(fallback_key(fi)),
+                self.ctx,
+                &self.ci,
+            ),
+            Match::None => self.unmatched(fields, active),
+            Match::Ambiguous(n) => skipped(
+                None,
+                SkipReason::AmbiguousTarget,
+                format!("ambiguous: {n} target records share this key"),
+            ),
+            Match::AmbiguousFallback(n, fi) => skipped(
+                None,
+                SkipReason::AmbiguousTarget,
+                format!(
+                    "ambiguous: {n} unowned target records share this {}",
+                    fallback_key(fi)
+                ),
+            ),
+            Match::Duplicate => skipped(
+                None,
+                SkipReason::DuplicateSourceKey,
+                "duplicate source key: an earlier source record has the same key",
+            ),
+        }
+    }
+
+    /// A desired record no target record matched: created, unless it is inactive or the
+    /// run never creates.
+    fn unmatched(&self, fields: Fields, active: bool) -> Action {
+        if !active {
+            skipped(
+                None,
+                SkipReason::InactiveNeverSynced,
+                "inactive in source, never synced",
+            )
+        } else if self.ctx.preference == Preference::UpdateOnly {
+            skipped(
+                None,
+                SkipReason::UpdateOnly,
+                "not in the target; update_only never creates",
+            )
+        } else {
+            Action::Create { fields }
+        }
+    }
+}
+
+/// Pass 4: plans the deactivation of every owned active target record no source record
+/// claimed (adding them to `candidates`); returns the number of owned active records.
+fn plan_missing_in_source(
+    targets: &[TargetRecord],
+    claimed: &[bool],
+    entries: &mut Vec<PlanEntry>,
+    candidates: &mut Vec<usize>,
+) -> u64 {
     let mut owned_active: u64 = 0;
-    for (t, was_claimed) in targets.iter().zip(&claimed) {
+    for (t, was_claimed) in targets.iter().zip(claimed) {
         if !(t.owned && t.active) {
             continue;
         }
@@ -595,27 +693,7 @@ pub fn plan_collection_with_rejected(
             },
         });
     }
-
-    // Guards.
-    let (guard, notes) = guard(
-        &mut entries,
-        &candidates,
-        ctx,
-        source_len,
-        owned_active,
-        spec,
-    );
-
-    let counts = count_entries(&entries);
-
-    CollectionPlan {
-        spec: spec.clone(),
-        target_fingerprint: String::new(),
-        counts,
-        guard,
-        notes,
-        entries,
-    }
+    owned_active
 }
 
 fn count_entries(entries: &[PlanEntry]) -> PlanCounts {
@@ -664,20 +742,37 @@ pub fn reject_doomed_writes(
     rules: &[FieldRule],
     compare: &CompareOptions,
 ) {
-    let sync_key = plan.spec.sync_key.clone();
+    let sync_key = &plan.spec.sync_key;
     let rules: Vec<&FieldRule> = rules
         .iter()
-        .filter(|r| r.constrains() && r.field != sync_key)
+        .filter(|r| r.constrains() && r.field != *sync_key)
         .filter(|r| plan.spec.fields.contains(&r.field))
         .collect();
     if rules.is_empty() {
         return;
     }
     let mut refused: HashMap<usize, Vec<String>> = HashMap::new();
+    refuse_bad_values(plan, &rules, &mut refused);
     let by_id: HashMap<&str, &TargetRecord> =
         actual.records.iter().map(|t| (t.id.as_str(), t)).collect();
+    let ci = compare.set();
+    for rule in rules.iter().filter(|r| r.unique) {
+        let fold = rule.case_insensitive || ci.contains(rule.field.as_ref());
+        let field = rule.field.as_ref();
+        let holders = unique_holders(plan, actual, &by_id, field, fold);
+        refuse_shared_values(&holders, field, plan.spec.collection, &mut refused);
+    }
+    skip_refused(plan, refused);
+}
 
-    // Required fields and lengths: each written value on its own.
+/// Refuses writes that would leave a required field empty or a text field longer than it
+/// holds: each written value on its own.
+fn refuse_bad_values(
+    plan: &CollectionPlan,
+    rules: &[&FieldRule],
+    refused: &mut HashMap<usize, Vec<String>>,
+) {
+    let collection = plan.spec.collection;
     for (i, e) in plan.entries.iter().enumerate() {
         let written: Vec<(&FieldName, &Value)> = match &e.action {
             Action::Create { fields } => fields.iter().collect(),
@@ -687,12 +782,11 @@ pub fn reject_doomed_writes(
             _ => continue,
         };
         let creates = matches!(e.action, Action::Create { .. });
-        for rule in &rules {
+        for rule in rules {
             let value = written
                 .iter()
                 .find(|(f, _)| **f == rule.field)
                 .map(|(_, v)| *v);
-            let collection = plan.spec.collection;
             let empty = value.is_none_or(|v| values_equal(v, &Value::Null, false));
             // An update that leaves the field alone cannot empty it.
             if rule.required && empty && (creates || value.is_some()) {
@@ -712,102 +806,123 @@ pub fn reject_doomed_writes(
             }
         }
     }
+}
 
-    // Unique fields.
-    let ci = compare.set();
-    for rule in rules.iter().filter(|r| r.unique) {
-        let field = rule.field.as_ref();
-        let fold = rule.case_insensitive || ci.contains(field);
-        let norm = |v: &Value| -> Option<CompactString> {
-            let text = match v {
-                Value::Null | Value::List(_) => return None,
-                Value::String(s) => CompactString::from(s.trim()),
-                other => serde_json::to_string(other).ok()?.into(),
-            };
-            if text.is_empty() {
-                None
-            } else if fold {
-                Some(text.to_lowercase())
-            } else {
-                Some(text)
+/// A value of a unique field as compared for uniqueness (trimmed, lowercased with `fold`);
+/// `None` for empty values and lists, which never collide.
+fn unique_value(v: &Value, fold: bool) -> Option<CompactString> {
+    let text = match v {
+        Value::Null | Value::List(_) => return None,
+        Value::String(s) => CompactString::from(s.trim()),
+        other => serde_json::to_string(other).ok()?.into(),
+    };
+    if text.is_empty() {
+        None
+    } else if fold {
+        Some(text.to_lowercase())
+    } else {
+        Some(text)
+    }
+}
+
+/// Who would hold each value of the unique `field` once the plan is applied: the plan's
+/// entries (with what they write or keep), then target records the plan does not touch.
+fn unique_holders<'p>(
+    plan: &'p CollectionPlan,
+    actual: &'p TargetSnapshot,
+    by_id: &HashMap<&str, &TargetRecord>,
+    field: &str,
+    fold: bool,
+) -> HashMap<CompactString, Vec<Holder<'p>>> {
+    let norm = |v: &Value| unique_value(v, fold);
+    let current = |id: &str| {
+        by_id
+            .get(id)
+            .and_then(|t| t.fields.get(field))
+            .and_then(norm)
+    };
+    let mut holders: HashMap<CompactString, Vec<Holder<'p>>> = HashMap::new();
+    let mut touched: HashSet<&str> = HashSet::new();
+    for (i, e) in plan.entries.iter().enumerate() {
+        let (value, writes) = match &e.action {
+            Action::Create { fields } => (fields.get(field).and_then(norm), true),
+            Action::Update { id, changes, .. } | Action::Reactivate { id, changes } => {
+                touched.insert(id);
+                match changes.iter().find(|c| c.field.as_ref() == field) {
+                    Some(c) => (norm(&c.new), true),
+                    None => (current(id), false),
+                }
             }
+            Action::Unchanged { id }
+            | Action::Deactivate { id, .. }
+            | Action::Skipped { id: Some(id), .. } => {
+                touched.insert(id);
+                (current(id), false)
+            }
+            Action::Skipped { id: None, .. } => (None, false),
         };
-        let mut holders: HashMap<CompactString, Vec<Holder<'_>>> = HashMap::new();
-        let mut touched: HashSet<&str> = HashSet::new();
-        for (i, e) in plan.entries.iter().enumerate() {
-            let current = |id: &str| {
-                by_id
-                    .get(id)
-                    .and_then(|t| t.fields.get(field))
-                    .and_then(norm)
-            };
-            let (value, writes) = match &e.action {
-                Action::Create { fields } => (fields.get(field).and_then(norm), true),
-                Action::Update { id, changes, .. } | Action::Reactivate { id, changes } => {
-                    touched.insert(id);
-                    match changes.iter().find(|c| c.field.as_ref() == field) {
-                        Some(c) => (norm(&c.new), true),
-                        None => (current(id), false),
-                    }
-                }
-                Action::Unchanged { id }
-                | Action::Deactivate { id, .. }
-                | Action::Skipped { id: Some(id), .. } => {
-                    touched.insert(id);
-                    (current(id), false)
-                }
-                Action::Skipped { id: None, .. } => (None, false),
-            };
-            if let Some(v) = value {
-                holders.entry(v).or_default().push(Holder {
-                    entry: Some(i),
-                    name: &e.key,
-                    writes,
-                });
-            }
-        }
-        for t in &actual.records {
-            if touched.contains(t.id.as_str()) {
-                continue;
-            }
-            if let Some(v) = t.fields.get(field).and_then(norm) {
-                holders.entry(v).or_default().push(Holder {
-                    entry: None,
-                    name: t.key.as_deref().unwrap_or(&t.id),
-                    writes: false,
-                });
-            }
-        }
-        for (value, hs) in &holders {
-            if hs.len() < 2 || !hs.iter().any(|h| h.writes) {
-                continue;
-            }
-            for (n, h) in hs.iter().enumerate() {
-                let (true, Some(i)) = (h.writes, h.entry) else {
-                    continue;
-                };
-                let others: Vec<&str> = hs
-                    .iter()
-                    .enumerate()
-                    .filter(|&(m, _)| m != n)
-                    .map(|(_, o)| o.name)
-                    .collect();
-                let kept = hs.iter().any(|o| !o.writes);
-                let collection = plan.spec.collection;
-                let who = others.join(", ");
-                refused.entry(i).or_default().push(if kept {
-                    format!(
-                        "`{field}` {value:?} must be unique in {collection}, and {who} already holds it; not sent"
-                    )
-                } else {
-                    format!(
-                        "`{field}` {value:?} must be unique in {collection}, and {who} would take it too; neither is sent"
-                    )
-                });
-            }
+        if let Some(v) = value {
+            holders.entry(v).or_default().push(Holder {
+                entry: Some(i),
+                name: &e.key,
+                writes,
+            });
         }
     }
+    for t in &actual.records {
+        if touched.contains(t.id.as_str()) {
+            continue;
+        }
+        if let Some(v) = t.fields.get(field).and_then(norm) {
+            holders.entry(v).or_default().push(Holder {
+                entry: None,
+                name: t.key.as_deref().unwrap_or(&t.id),
+                writes: false,
+            });
+        }
+    }
+    holders
+}
 
+/// Refuses every entry that would write a value of the unique `field` another record holds
+/// or would take too.
+fn refuse_shared_values(
+    holders: &HashMap<CompactString, Vec<Holder<'_>>>,
+    field: &str,
+    collection: crate::record::Collection,
+    refused: &mut HashMap<usize, Vec<String>>,
+) {
+    for (value, hs) in holders {
+        if hs.len() < 2 || !hs.iter().any(|h| h.writes) {
+            continue;
+        }
+        for (n, h) in hs.iter().enumerate() {
+            let (true, Some(i)) = (h.writes, h.entry) else {
+                continue;
+            };
+            let others: Vec<&str> = hs
+                .iter()
+                .enumerate()
+                .filter(|&(m, _)| m != n)
+                .map(|(_, o)| o.name)
+                .collect();
+            let kept = hs.iter().any(|o| !o.writes);
+            let who = others.join(", ");
+            refused.entry(i).or_default().push(if kept {
+                format!(
+                    "`{field}` {value:?} must be unique in {collection}, and {who} already holds it; not sent"
+                )
+            } else {
+                format!(
+                    "`{field}` {value:?} must be unique in {collection}, and {who} would take it too; neither is sent"
+                )
+            });
+        }
+    }
+}
+
+/// Turns the refused entries into [`SkipReason::InvalidRecord`] skips and recounts.
+fn skip_refused(plan: &mut CollectionPlan, refused: HashMap<usize, Vec<String>>) {
     if refused.is_empty() {
         return;
     }
@@ -827,12 +942,11 @@ pub fn reject_doomed_writes(
 /// Matches `key` against the target's sync keys, claiming what it finds.
 fn claim_key<'a>(
     key: &'a str,
-    by_key: &HashMap<&str, u32>,
-    dup_keys: &HashMap<&str, Vec<u32>>,
+    index: &SyncKeyIndex<'_>,
     unmatched_seen: &mut HashSet<&'a str>,
     claimed: &mut [bool],
 ) -> Match {
-    let Some(&i) = by_key.get(key) else {
+    let Some(&i) = index.by_key.get(key) else {
         return if unmatched_seen.insert(key) {
             Match::None
         } else {
@@ -842,7 +956,7 @@ fn claim_key<'a>(
     if claimed[i as usize] {
         return Match::Duplicate;
     }
-    if let Some(all) = dup_keys.get(key) {
+    if let Some(all) = index.dup_keys.get(key) {
         for &j in all {
             claimed[j as usize] = true;
         }
@@ -1058,41 +1172,56 @@ fn guard(
         ));
         GuardVerdict::EmptySource
     } else {
-        match ctx.deactivate.limit(owned_active) {
-            Some(limit) if count > limit => {
-                let mut why = format!("{count} deactivation(s) exceed the limit of {limit} (");
-                if let Some(c) = ctx.deactivate.max_count {
-                    let _ = write!(why, "max_count {c}");
-                }
-                if let Some(p) = ctx.deactivate.max_percent {
-                    if ctx.deactivate.max_count.is_some() {
-                        why.push_str(", ");
-                    }
-                    let _ = write!(
-                        why,
-                        "max_percent {p}% of {owned_active} owned active records"
-                    );
-                }
-                why.push(')');
-                if ctx.approved {
-                    notes.push(format!("{collection}: {why}; approved for this run"));
-                    GuardVerdict::Approved { count, limit }
-                } else {
-                    for &i in candidates {
-                        if let Action::Deactivate { held, .. } = &mut entries[i].action {
-                            *held = true;
-                        }
-                    }
-                    notes.push(format!(
-                        "{collection}: {why}; all held, creates and updates proceed; approve the run to apply them"
-                    ));
-                    GuardVerdict::Held { count, limit }
-                }
-            }
-            _ => GuardVerdict::Clear,
-        }
+        threshold_guard(entries, candidates, ctx, owned_active, &mut notes, spec)
     };
     (verdict, notes)
+}
+
+/// The threshold guard: holds every candidate deactivation when there are more than the
+/// policy's limit, unless the run is approved.
+fn threshold_guard(
+    entries: &mut [PlanEntry],
+    candidates: &[usize],
+    ctx: &PlanContext,
+    owned_active: u64,
+    notes: &mut Vec<String>,
+    spec: &CollectionSpec,
+) -> GuardVerdict {
+    let count = candidates.len() as u64;
+    let collection = spec.collection;
+    match ctx.deactivate.limit(owned_active) {
+        Some(limit) if count > limit => {
+            let mut why = format!("{count} deactivation(s) exceed the limit of {limit} (");
+            if let Some(c) = ctx.deactivate.max_count {
+                let _ = write!(why, "max_count {c}");
+            }
+            if let Some(p) = ctx.deactivate.max_percent {
+                if ctx.deactivate.max_count.is_some() {
+                    why.push_str(", ");
+                }
+                let _ = write!(
+                    why,
+                    "max_percent {p}% of {owned_active} owned active records"
+                );
+            }
+            why.push(')');
+            if ctx.approved {
+                notes.push(format!("{collection}: {why}; approved for this run"));
+                GuardVerdict::Approved { count, limit }
+            } else {
+                for &i in candidates {
+                    if let Action::Deactivate { held, .. } = &mut entries[i].action {
+                        *held = true;
+                    }
+                }
+                notes.push(format!(
+                    "{collection}: {why}; all held, creates and updates proceed; approve the run to apply them"
+                ));
+                GuardVerdict::Held { count, limit }
+            }
+        }
+        _ => GuardVerdict::Clear,
+    }
 }
 
 #[cfg(test)]

@@ -187,6 +187,138 @@ struct UploadRules {
     test_run: bool,
 }
 
+/// A `POST /api/v3/bulk` payload, checked as far as it can be without the schema.
+struct Upload<'a> {
+    portion_id: String,
+    /// What the upload tells its portion.
+    header: UploadHeader,
+    insert_only: bool,
+    update_only: bool,
+    /// The records, empty ones left out.
+    records: Vec<&'a Map<String, Value>>,
+}
+
+/// What an upload records in its portion.
+struct UploadHeader {
+    connector: String,
+    sync_field: Vec<String>,
+    test_run: bool,
+    /// A failure the connector reports.
+    error: Option<PortionError>,
+}
+
+/// Checks an upload's payload apart from the schema, in the order its errors are reported.
+fn parse_upload(payload: &Map<String, Value>) -> Result<Upload<'_>, StateError> {
+    let portion_id = match payload.get("portion") {
+        Some(Value::String(p)) if !p.trim().is_empty() => p.clone(),
+        _ => return Err(StateError::field("portion", "required: the portion id")),
+    };
+    let connector = connector_of(payload).ok_or_else(|| {
+        StateError::field("connector_name", "required: connector_name or connector_id")
+    })?;
+    check_data_type(payload)?;
+    let insert_only = flag(payload, "insert_only")?;
+    let update_only = flag(payload, "update_only")?;
+    if insert_only && update_only {
+        return Err(StateError::Rejected(
+            "insert_only and update_only are mutually exclusive".to_owned(),
+        ));
+    }
+    let test_run = flag(payload, "test_run")?;
+    let records = upload_records(payload)?;
+    let sync_field = upload_sync_field(payload)?;
+    if sync_field.is_empty() && !records.is_empty() {
+        return Err(StateError::field(
+            "sync_field",
+            "required: at least one field id",
+        ));
+    }
+    let error = match payload.get("error") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(e)) => Some(e.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    let error_type = payload
+        .get("error_type")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(Upload {
+        portion_id,
+        header: UploadHeader {
+            connector,
+            sync_field,
+            test_run,
+            error: error.map(|error| PortionError { error_type, error }),
+        },
+        insert_only,
+        update_only,
+        records,
+    })
+}
+
+/// Refuses a `data_type` other than `users` (absent means `users`).
+fn check_data_type(payload: &Map<String, Value>) -> Result<(), StateError> {
+    match payload.get("data_type") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(t)) if t == "users" => Ok(()),
+        Some(other) => Err(StateError::field(
+            "data_type",
+            format!("{other} is not emulated; the sandbox knows users"),
+        )),
+    }
+}
+
+/// The upload's `records`: an array of objects, of which the empty ones are left out.
+fn upload_records(payload: &Map<String, Value>) -> Result<Vec<&Map<String, Value>>, StateError> {
+    let records: Vec<&Map<String, Value>> = match payload.get("records") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|r| {
+                r.as_object().ok_or_else(|| {
+                    StateError::field("records", "each record must be a JSON object")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(StateError::field(
+                "records",
+                "required: an array of records",
+            ));
+        }
+    };
+    Ok(records.into_iter().filter(|r| !r.is_empty()).collect())
+}
+
+/// The upload's `sync_field`: an array of field ids, one id, or nothing.
+fn upload_sync_field(payload: &Map<String, Value>) -> Result<Vec<String>, StateError> {
+    match payload.get("sync_field") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    StateError::field("sync_field", "expected an array of field ids")
+                })
+            })
+            .collect(),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(_) => Err(StateError::field(
+            "sync_field",
+            "expected an array of field ids",
+        )),
+    }
+}
+
+/// Why a located record is skipped: `insert_only` and it exists, or `update_only` and it
+/// does not.
+fn skip_reason(target: Option<u64>, rules: &UploadRules) -> Option<&'static str> {
+    match (target, rules.insert_only, rules.update_only) {
+        (Some(_), true, _) => Some("exists (insert_only)"),
+        (None, _, true) => Some("no match (update_only)"),
+        _ => None,
+    }
+}
+
 impl Inner {
     /// The portion with this id, created (empty, open) if needed.
     pub(crate) fn portion_mut(&mut self, portion_id: &str, now: i64) -> &mut Portion {
@@ -226,126 +358,21 @@ impl Inner {
         payload: &Map<String, Value>,
         actor: &str,
     ) -> Result<Value, StateError> {
-        let portion_id = match payload.get("portion") {
-            Some(Value::String(p)) if !p.trim().is_empty() => p.clone(),
-            _ => return Err(StateError::field("portion", "required: the portion id")),
-        };
-        let connector = connector_of(payload).ok_or_else(|| {
-            StateError::field("connector_name", "required: connector_name or connector_id")
-        })?;
-        match payload.get("data_type") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(t)) if t == "users" => {}
-            Some(other) => {
-                return Err(StateError::field(
-                    "data_type",
-                    format!("{other} is not emulated; the sandbox knows users"),
-                ));
-            }
-        }
-        let insert_only = flag(payload, "insert_only")?;
-        let update_only = flag(payload, "update_only")?;
-        if insert_only && update_only {
-            return Err(StateError::Rejected(
-                "insert_only and update_only are mutually exclusive".to_owned(),
-            ));
-        }
-        let test_run = flag(payload, "test_run")?;
-        let records: Vec<&Map<String, Value>> = match payload.get("records") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|r| {
-                    r.as_object().ok_or_else(|| {
-                        StateError::field("records", "each record must be a JSON object")
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            _ => {
-                return Err(StateError::field(
-                    "records",
-                    "required: an array of records",
-                ));
-            }
-        };
-        let records: Vec<_> = records.into_iter().filter(|r| !r.is_empty()).collect();
-        let sync_field: Vec<String> = match payload.get("sync_field") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str().map(str::to_owned).ok_or_else(|| {
-                        StateError::field("sync_field", "expected an array of field ids")
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            Some(Value::String(s)) => vec![s.clone()],
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => {
-                return Err(StateError::field(
-                    "sync_field",
-                    "expected an array of field ids",
-                ));
-            }
-        };
-        if sync_field.is_empty() && !records.is_empty() {
-            return Err(StateError::field(
-                "sync_field",
-                "required: at least one field id",
-            ));
-        }
-        let sync_slots = sync_field
-            .iter()
-            .map(|f| {
-                self.people
-                    .schema
-                    .bulk_slot(f)
-                    .map(|slot| (f.clone(), slot))
-                    .ok_or_else(|| StateError::field("sync_field", format!("unknown field '{f}'")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let error = match payload.get("error") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(e)) => Some(e.clone()),
-            Some(other) => Some(other.to_string()),
-        };
-        let error_type = payload
-            .get("error_type")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-
-        let now = self.now();
-        {
-            let portion = self.portion_mut(&portion_id, now);
-            if portion.canceled {
-                return Err(StateError::Rejected(format!(
-                    "portion {portion_id} was canceled"
-                )));
-            }
-            if portion.finalized {
-                return Err(StateError::Rejected(format!(
-                    "portion {portion_id} is finalized"
-                )));
-            }
-            if let Some(existing) = &portion.connector
-                && *existing != connector
-            {
-                return Err(StateError::Rejected(format!(
-                    "portion {portion_id} belongs to connector {existing}"
-                )));
-            }
-            portion.connector = Some(connector);
-            portion.sync_field.clone_from(&sync_field);
-            portion.test_run |= test_run;
-            portion.uploads += 1;
-            if let Some(error) = error {
-                portion.errors.push(PortionError { error_type, error });
-            }
-        }
-        let rules = UploadRules {
-            sync_slots,
+        let Upload {
+            portion_id,
+            header,
             insert_only,
             update_only,
-            test_run,
+            records,
+        } = parse_upload(payload)?;
+        let rules = UploadRules {
+            sync_slots: self.sync_slots(&header.sync_field)?,
+            insert_only,
+            update_only,
+            test_run: header.test_run,
         };
+        let now = self.now();
+        self.join_portion(&portion_id, header, now)?;
         let outcomes: Vec<RecordOutcome> = records
             .into_iter()
             .map(|record| self.bulk_record(record, &rules, actor))
@@ -371,6 +398,56 @@ impl Inner {
         Ok(response)
     }
 
+    /// The schema slot of each `sync_field` id; an unknown id is refused.
+    fn sync_slots(&self, sync_field: &[String]) -> Result<Vec<(String, usize)>, StateError> {
+        sync_field
+            .iter()
+            .map(|f| {
+                self.people
+                    .schema
+                    .bulk_slot(f)
+                    .map(|slot| (f.clone(), slot))
+                    .ok_or_else(|| StateError::field("sync_field", format!("unknown field '{f}'")))
+            })
+            .collect()
+    }
+
+    /// Adds an upload to its portion (opened if needed); refused when the portion is
+    /// canceled, finalized or belongs to another connector.
+    fn join_portion(
+        &mut self,
+        portion_id: &str,
+        header: UploadHeader,
+        now: i64,
+    ) -> Result<(), StateError> {
+        let portion = self.portion_mut(portion_id, now);
+        if portion.canceled {
+            return Err(StateError::Rejected(format!(
+                "portion {portion_id} was canceled"
+            )));
+        }
+        if portion.finalized {
+            return Err(StateError::Rejected(format!(
+                "portion {portion_id} is finalized"
+            )));
+        }
+        if let Some(existing) = &portion.connector
+            && *existing != header.connector
+        {
+            return Err(StateError::Rejected(format!(
+                "portion {portion_id} belongs to connector {existing}"
+            )));
+        }
+        portion.connector = Some(header.connector);
+        portion.sync_field = header.sync_field;
+        portion.test_run |= header.test_run;
+        portion.uploads += 1;
+        if let Some(error) = header.error {
+            portion.errors.push(error);
+        }
+        Ok(())
+    }
+
     /// Upserts one bulk record.
     fn bulk_record(
         &mut self,
@@ -384,17 +461,10 @@ impl Inner {
             .filter(|(k, _)| k.as_str() != "SAAS")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let value_of = |slot: usize| {
-            fields
-                .iter()
-                .rev()
-                .find(|(k, _)| self.people.schema.bulk_slot(k) == Some(slot))
-                .map(|(_, v)| v.clone())
-        };
         let key = rules
             .sync_slots
             .first()
-            .and_then(|(_, slot)| value_of(*slot))
+            .and_then(|(_, slot)| self.bulk_value(&fields, *slot))
             .filter(|v| !is_empty(v))
             .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
         let mut outcome = RecordOutcome {
@@ -409,74 +479,21 @@ impl Inner {
             o.message = Some(message);
             o
         };
-        // Locate: the first sync field with a value that matches a person wins.
-        let mut target = None;
-        let mut any_key = false;
-        for (name, slot) in &rules.sync_slots {
-            let Some(raw) = value_of(*slot) else { continue };
-            let value = match coerce(self.people.schema.def(*slot), &raw) {
-                Ok(v) => v,
-                Err(message) => return fail(outcome, format!("{name}: {message}")),
-            };
-            if is_empty(&value) {
-                continue;
-            }
-            any_key = true;
-            match self.people.find(*slot, &value).as_slice() {
-                [] => {}
-                [uid] => {
-                    target = Some(*uid);
-                    break;
-                }
-                many => {
-                    return fail(
-                        outcome,
-                        format!("{name} matches {} people; it must be unique", many.len()),
-                    );
-                }
-            }
-        }
-        if !any_key {
-            return fail(
-                outcome,
-                "the record has no value for any sync_field".to_owned(),
-            );
-        }
+        let target = match self.locate(&fields, rules) {
+            Ok(target) => target,
+            Err(message) => return fail(outcome, message),
+        };
         if let Some(uid) = target {
             outcome.user_id = Some(self.person_user_id(uid));
         }
-        match (target, rules.insert_only, rules.update_only) {
-            (Some(_), true, _) => {
-                outcome.outcome = Outcome::Skipped;
-                outcome.message = Some("exists (insert_only)".to_owned());
-                return outcome;
-            }
-            (None, _, true) => {
-                outcome.outcome = Outcome::Skipped;
-                outcome.message = Some("no match (update_only)".to_owned());
-                return outcome;
-            }
-            _ => {}
+        if let Some(message) = skip_reason(target, rules) {
+            outcome.outcome = Outcome::Skipped;
+            outcome.message = Some(message.to_owned());
+            return outcome;
         }
-        let changes = match self.people.validate(
-            target,
-            &fields,
-            &|k| self.people.schema.bulk_slot(k),
-            WriteRules::CONNECTOR,
-        ) {
-            Ok(changes) => changes,
-            Err(error) => return fail(outcome, error.to_string()),
-        };
-        let (uid, changed) = if rules.test_run {
-            let changed = target.is_none_or(|uid| {
-                changes
-                    .iter()
-                    .any(|(slot, v)| self.people.get(uid, *slot) != v)
-            });
-            (target, changed)
-        } else {
-            let (uid, changed) = self.apply_person(target, changes, actor);
-            (Some(uid), changed)
+        let (uid, changed) = match self.bulk_write(target, &fields, rules, actor) {
+            Ok(written) => written,
+            Err(message) => return fail(outcome, message),
         };
         outcome.outcome = match (target, changed) {
             (None, _) => Outcome::Added,
@@ -492,6 +509,85 @@ impl Inner {
             }
         }
         outcome
+    }
+
+    /// The value a bulk record gives the field in `slot` (the last key naming it wins).
+    fn bulk_value(&self, fields: &Map<String, Value>, slot: usize) -> Option<Value> {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| self.people.schema.bulk_slot(k) == Some(slot))
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The person a bulk record's sync fields find: the first sync field with a value that
+    /// matches a person wins. Fails on an invalid value, a value several people hold, or a
+    /// record without a value for any sync field.
+    fn locate(
+        &self,
+        fields: &Map<String, Value>,
+        rules: &UploadRules,
+    ) -> Result<Option<u64>, String> {
+        let mut any_key = false;
+        for (name, slot) in &rules.sync_slots {
+            let Some(raw) = self.bulk_value(fields, *slot) else {
+                continue;
+            };
+            let value = match coerce(self.people.schema.def(*slot), &raw) {
+                Ok(v) => v,
+                Err(message) => return Err(format!("{name}: {message}")),
+            };
+            if is_empty(&value) {
+                continue;
+            }
+            any_key = true;
+            match self.people.find(*slot, &value).as_slice() {
+                [] => {}
+                [uid] => return Ok(Some(*uid)),
+                many => {
+                    return Err(format!(
+                        "{name} matches {} people; it must be unique",
+                        many.len()
+                    ));
+                }
+            }
+        }
+        if any_key {
+            Ok(None)
+        } else {
+            Err("the record has no value for any sync_field".to_owned())
+        }
+    }
+
+    /// Validates and writes a bulk record's fields to `target` (a new person when `None`);
+    /// a test run writes nothing. Returns the person and whether anything changed.
+    fn bulk_write(
+        &mut self,
+        target: Option<u64>,
+        fields: &Map<String, Value>,
+        rules: &UploadRules,
+        actor: &str,
+    ) -> Result<(Option<u64>, bool), String> {
+        let changes = self
+            .people
+            .validate(
+                target,
+                fields,
+                &|k| self.people.schema.bulk_slot(k),
+                WriteRules::CONNECTOR,
+            )
+            .map_err(|error| error.to_string())?;
+        if rules.test_run {
+            let changed = target.is_none_or(|uid| {
+                changes
+                    .iter()
+                    .any(|(slot, v)| self.people.get(uid, *slot) != v)
+            });
+            Ok((target, changed))
+        } else {
+            let (uid, changed) = self.apply_person(target, changes, actor);
+            Ok((Some(uid), changed))
+        }
     }
 
     /// "User plus SaaS user" mode: a record's `SAAS` object assigns the person to the
