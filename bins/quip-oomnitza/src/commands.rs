@@ -52,7 +52,7 @@ impl Context {
     pub fn state(&self) -> anyhow::Result<StateDir> {
         let dir = match &self.state_dir {
             Some(d) => d.clone(),
-            None => StateDir::default_location()
+            None => StateDir::default_location(PAIRING.product.command)
                 .ok_or_else(|| anyhow!("no home directory: pass --state-dir DIR"))?,
         };
         Ok(StateDir::open(&dir)?)
@@ -72,7 +72,7 @@ impl Context {
     /// `--keyring-timeout`.
     fn store_in(&self, state: &StateDir) -> LocalStore {
         let keyring = KeyringProvider::from_default_store().with_timeout(self.keyring_timeout);
-        LocalStore::open_with_keyring(state.path(), keyring)
+        LocalStore::open_with_keyring(state.path(), PAIRING.product, keyring)
     }
 }
 
@@ -108,8 +108,8 @@ pub fn exit_code_for(e: &anyhow::Error) -> u8 {
         }
         match cause.downcast_ref::<sync_runtime::credentials::StoreError>() {
             Some(
-                sync_runtime::credentials::StoreError::Exists(_)
-                | sync_runtime::credentials::StoreError::NoPassphrase(_),
+                sync_runtime::credentials::StoreError::Exists { .. }
+                | sync_runtime::credentials::StoreError::NoPassphrase { .. },
             ) => return exit::USAGE,
             Some(sync_runtime::credentials::StoreError::Credential(c))
                 if is_credential_usage_error(c) =>
@@ -451,7 +451,7 @@ async fn add_credential(store: &LocalStore, args: &CredentialAddArgs) -> anyhow:
             if weak {
                 e.context(format!(
                     "{} cannot protect a new credential file",
-                    credentials::PASSPHRASE_VAR
+                    PAIRING.product.passphrase_var()
                 ))
             } else {
                 e

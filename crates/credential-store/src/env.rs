@@ -2,7 +2,9 @@
 //!
 //! # Variable scheme
 //!
-//! A credential named `NAME` is read from `QUIP_OOMNITZA_CRED_<KEY>`, where `<KEY>` is the
+//! A credential named `NAME` is read from `<PREFIX><KEY>`, where `<PREFIX>` is the
+//! application's (given to [`EnvProvider::new`]; `quip-oomnitza` uses `QUIP_OOMNITZA_CRED_`)
+//! and `<KEY>` is the
 //! name upper-cased, every character other than an ASCII letter or digit replaced by `_`,
 //! runs of `_` collapsed into one and leading/trailing `_` removed (`quip` → `QUIP`,
 //! `oomnitza-prod` → `OOMNITZA_PROD`, `acme.quip v2` → `ACME_QUIP_V2`). That variable holds
@@ -48,9 +50,6 @@ use crate::model::{ApiKey, Basic, Credential, CredentialKind, CredentialMetadata
 use crate::oauth2::OAuth2;
 use crate::provider::CredentialProvider;
 
-/// Default prefix of credential variables.
-pub const DEFAULT_ENV_PREFIX: &str = "QUIP_OOMNITZA_CRED_";
-
 /// Owner given to credentials read from the environment unless set otherwise.
 pub const DEFAULT_ENV_OWNER: &str = "local";
 
@@ -69,17 +68,12 @@ enum Source {
     Fixed(BTreeMap<String, SecretString>),
 }
 
-impl Default for EnvProvider {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl EnvProvider {
-    /// Reads the process environment, with the default prefix and owner.
-    pub fn new() -> Self {
+    /// Reads the process environment: credential `NAME` from `<prefix><KEY>` (the
+    /// application's prefix, e.g. `ACME_SYNC_CRED_`), with the default owner.
+    pub fn new(prefix: impl Into<String>) -> Self {
         Self {
-            prefix: DEFAULT_ENV_PREFIX.to_owned(),
+            prefix: prefix.into(),
             owner: DEFAULT_ENV_OWNER.to_owned(),
             source: Source::Process,
         }
@@ -87,7 +81,10 @@ impl EnvProvider {
 
     /// Reads the given variables instead of the process environment (tests, or a
     /// service that received its environment from elsewhere).
-    pub fn from_vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> Self
+    pub fn from_vars<K, V>(
+        prefix: impl Into<String>,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self
     where
         K: Into<String>,
         V: Into<String>,
@@ -98,7 +95,7 @@ impl EnvProvider {
                     .map(|(k, v)| (k.into(), SecretString::from(v.into())))
                     .collect(),
             ),
-            ..Self::new()
+            ..Self::new(prefix)
         }
     }
 
@@ -316,13 +313,13 @@ mod tests {
 
     #[test]
     fn var_names_follow_the_documented_scheme() {
-        let env = EnvProvider::from_vars(Vec::<(String, String)>::new());
+        let env = EnvProvider::from_vars("ACME_CRED_", Vec::<(String, String)>::new());
         let v = |n: &str| env.var_name(n).unwrap();
-        assert_eq!(v("quip"), "QUIP_OOMNITZA_CRED_QUIP");
-        assert_eq!(v("oomnitza-prod"), "QUIP_OOMNITZA_CRED_OOMNITZA_PROD");
-        assert_eq!(v("acme.quip  v2"), "QUIP_OOMNITZA_CRED_ACME_QUIP_V2");
-        assert_eq!(v("--x--"), "QUIP_OOMNITZA_CRED_X");
-        assert_eq!(v("a__kind"), "QUIP_OOMNITZA_CRED_A_KIND");
+        assert_eq!(v("wiki"), "ACME_CRED_WIKI");
+        assert_eq!(v("crm-prod"), "ACME_CRED_CRM_PROD");
+        assert_eq!(v("acme.wiki  v2"), "ACME_CRED_ACME_WIKI_V2");
+        assert_eq!(v("--x--"), "ACME_CRED_X");
+        assert_eq!(v("a__kind"), "ACME_CRED_A_KIND");
         assert!(env.var_name("--").is_err());
         assert!(env.var_name("ü").is_err());
     }

@@ -29,9 +29,9 @@
 //! reboot, which would make a file encrypted under a keyring-held key unreadable, and in
 //! containers its first write in a process can fail with "access denied".)
 //!
-//! Each credential is one keyring entry (service `quip-oomnitza`, user = credential name)
+//! Each credential is one keyring entry (service: the application's, see [`KeyringProvider::with_service`]; user = credential name)
 //! holding the credential as JSON. Because stores cannot enumerate portably, the names are
-//! also kept in an index entry (service `quip-oomnitza#index`, user `names`); updates of
+//! also kept in an index entry (service `<service>#index`, user `names`); updates of
 //! the index are not atomic across processes, so `list` may briefly miss a name another
 //! process is adding (`get` is unaffected).
 
@@ -56,8 +56,8 @@ use crate::model::{Credential, CredentialMetadata};
 use crate::provider::{CredentialProvider, Detached, run_detached};
 use crate::stored::{Stored, json_position, to_json_zeroizing};
 
-/// Default keyring service name.
-pub const DEFAULT_KEYRING_SERVICE: &str = "quip-oomnitza";
+/// Keyring service name when the application names none ([`KeyringProvider::with_service`]).
+pub const DEFAULT_KEYRING_SERVICE: &str = "credential-store";
 
 /// How long one keyring call (or opening a store with [`connect_store`]) may take before
 /// the keyring is given up on.

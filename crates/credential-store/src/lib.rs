@@ -49,7 +49,7 @@
 //! file.put(&Credential::new("oomnitza", "it-ops", kind)?).await?;
 //!
 //! // Every run: the environment overrides the file.
-//! let credentials = Chain::new().with(EnvProvider::new()).with(file);
+//! let credentials = Chain::new().with(EnvProvider::new("ACME_SYNC_CRED_")).with(file);
 //! let oomnitza = credentials.get("oomnitza").await?;
 //!
 //! // The connector's client puts it on its requests without touching the secret.

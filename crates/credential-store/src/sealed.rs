@@ -25,12 +25,14 @@ use zeroize::Zeroizing;
 
 use crate::error::{ErrorKind, Result};
 
-/// Environment variable holding the master key (base64 of 32 bytes).
-pub const MASTER_KEY_VAR: &str = "QUIP_OOMNITZA_MASTER_KEY";
-/// Environment variable naming the master key (recorded in every sealed secret so that
-/// a rotation can tell old from new); default [`DEFAULT_MASTER_KEY_ID`].
-pub const MASTER_KEY_ID_VAR: &str = "QUIP_OOMNITZA_MASTER_KEY_ID";
-/// Master key id used when [`MASTER_KEY_ID_VAR`] is not set.
+/// After the application's prefix: the variable holding the master key (base64 of 32
+/// bytes), e.g. `ACME_SYNC_MASTER_KEY`.
+pub const MASTER_KEY_VAR: &str = "MASTER_KEY";
+/// After the application's prefix: the variable naming the master key (recorded in every
+/// sealed secret so that a rotation can tell old from new); default
+/// [`DEFAULT_MASTER_KEY_ID`].
+pub const MASTER_KEY_ID_VAR: &str = "MASTER_KEY_ID";
+/// Master key id used when the id variable is not set.
 pub const DEFAULT_MASTER_KEY_ID: &str = "default";
 
 const MAGIC: &[u8; 4] = b"QOSS";
@@ -86,21 +88,23 @@ impl MasterKey {
         Self::new(id, key)
     }
 
-    /// The master key from [`MASTER_KEY_VAR`] (and its id from [`MASTER_KEY_ID_VAR`]).
-    pub fn from_env() -> Result<Self> {
-        Self::from_env_with(|name| std::env::var(name).ok())
+    /// The master key from `<prefix>MASTER_KEY` (and its id from `<prefix>MASTER_KEY_ID`),
+    /// `prefix` being the application's, e.g. `ACME_SYNC_`.
+    pub fn from_env(prefix: &str) -> Result<Self> {
+        Self::from_env_with(prefix, |name| std::env::var(name).ok())
     }
 
     /// Like [`MasterKey::from_env`] with another source of variables.
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let text = lookup(MASTER_KEY_VAR)
+    pub fn from_env_with(prefix: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let key_var = format!("{prefix}{MASTER_KEY_VAR}");
+        let text = lookup(&key_var)
             .map(SecretString::from)
-            .ok_or_else(|| master_err(format!("{MASTER_KEY_VAR} is not set")))?;
-        let id = lookup(MASTER_KEY_ID_VAR)
+            .ok_or_else(|| master_err(format!("{key_var} is not set")))?;
+        let id = lookup(&format!("{prefix}{MASTER_KEY_ID_VAR}"))
             .filter(|id| !id.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_MASTER_KEY_ID.to_owned());
         Self::from_base64(id, &text).map_err(|e| match e.into_kind() {
-            ErrorKind::MasterKey { reason } => master_err(format!("{MASTER_KEY_VAR}: {reason}")),
+            ErrorKind::MasterKey { reason } => master_err(format!("{key_var}: {reason}")),
             other => other.into(),
         })
     }
@@ -143,7 +147,7 @@ pub struct SealedSecret {
 /// Associated data: a purpose label plus length-prefixed fields (so `("ab","c")` and
 /// `("a","bc")` differ).
 fn aad(purpose: &[u8], fields: &[&str]) -> Vec<u8> {
-    let mut out = b"quip-oomnitza sealed secret v1\0".to_vec();
+    let mut out = b"credential-store sealed secret v1\0".to_vec();
     out.extend_from_slice(purpose);
     for field in fields {
         out.extend_from_slice(&(field.len() as u64).to_le_bytes());
@@ -375,11 +379,11 @@ mod tests {
     #[test]
     fn binary_form_round_trips() {
         let master = MasterKey::generate("k1").unwrap();
-        let sealed = SealedSecret::seal(&master, "alice", "quip", b"payload").unwrap();
+        let sealed = SealedSecret::seal(&master, "alice", "wiki", b"payload").unwrap();
         let parsed = SealedSecret::from_bytes(&sealed.to_bytes()).unwrap();
         assert_eq!(parsed, sealed);
         assert_eq!(
-            &parsed.open(&master, "alice", "quip").unwrap()[..],
+            &parsed.open(&master, "alice", "wiki").unwrap()[..],
             b"payload"
         );
         let json = serde_json::to_string(&sealed).unwrap();

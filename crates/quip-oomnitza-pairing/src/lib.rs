@@ -11,7 +11,7 @@ use oomnitza_client::{Auth, OomnitzaDefaults, OomnitzaSection};
 use quip_client::QuipSection;
 use sync_engine::settings::Problem;
 use sync_engine::{Collection, FieldSpec, KeyMapping, MappingConfig, Source, Target};
-use sync_runtime::credentials::Secret;
+use sync_runtime::credentials::{Product, Secret};
 use sync_runtime::{
     BuildContext, ConfigDoc, ConfigError, Pairing, SourceFactory, SourceSection, TargetFactory,
     TargetSection, load_section,
@@ -25,6 +25,10 @@ pub static PAIRING: Pairing = Pairing {
     users_mapping,
     saas_mapping,
     user_agent: concat!("quip-oomnitza/", env!("CARGO_PKG_VERSION")),
+    product: Product {
+        command: "quip-oomnitza",
+        env_prefix: "QUIP_OOMNITZA",
+    },
 };
 
 /// What `[oomnitza]` defaults to here: seats of the `Quip` application.

@@ -162,6 +162,8 @@ pub struct Pairing {
     pub saas_mapping: fn() -> MappingConfig,
     /// `User-Agent` of the connectors' HTTP requests.
     pub user_agent: &'static str,
+    /// The application: its command and environment variables.
+    pub product: crate::credentials::Product,
 }
 
 impl fmt::Debug for Pairing {

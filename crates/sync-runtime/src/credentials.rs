@@ -20,24 +20,56 @@ use credential_store::CredentialRef;
 
 use crate::config::{Config, ConfigError};
 
-/// The variable holding the credential file's passphrase.
-pub const PASSPHRASE_VAR: &str = "QUIP_OOMNITZA_PASSPHRASE";
+/// The application a local installation belongs to: the command people type, and the
+/// prefix of its environment variables. It names the credential variables
+/// (`<PREFIX>_CRED_<NAME>`), the passphrase variable (`<PREFIX>_PASSPHRASE`), the keyring
+/// service and the credential file's key domain (the command).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Product {
+    /// The command, e.g. `acme-sync`.
+    pub command: &'static str,
+    /// The prefix of its environment variables, e.g. `ACME_SYNC`.
+    pub env_prefix: &'static str,
+}
+
+impl Product {
+    /// `<PREFIX>_<suffix>`.
+    pub fn var(&self, suffix: &str) -> String {
+        format!("{}_{suffix}", self.env_prefix)
+    }
+
+    /// The variable holding the credential file's passphrase.
+    pub fn passphrase_var(&self) -> String {
+        self.var("PASSPHRASE")
+    }
+}
 
 /// A local-store failure, explained for people.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The file provider needs a passphrase.
     #[error(
-        "the local credential file {0} needs a passphrase: set {PASSPHRASE_VAR} (or keep \
-         tokens in environment variables and use credential = {{ env = \"VAR\" }})"
+        "the local credential file {} needs a passphrase: set {var} (or keep tokens in \
+         environment variables and use credential = {{ env = \"VAR\" }})",
+        path.display()
     )]
-    NoPassphrase(PathBuf),
+    NoPassphrase {
+        /// The credential file.
+        path: PathBuf,
+        /// The passphrase variable.
+        var: String,
+    },
     /// `add` of a name that is already stored.
     #[error(
-        "a credential named \"{0}\" is already stored: change its secret with \
-         `quip-oomnitza credentials rotate {0}`, or remove it first"
+        "a credential named \"{name}\" is already stored: change its secret with \
+         `{command} credentials rotate {name}`, or remove it first"
     )]
-    Exists(String),
+    Exists {
+        /// The credential's name.
+        name: String,
+        /// The application's command.
+        command: &'static str,
+    },
     /// A provider failed.
     #[error(transparent)]
     Credential(#[from] CredentialError),
@@ -47,39 +79,54 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     chain: Chain,
+    env: EnvProvider,
     file: Option<Arc<FileProvider>>,
     file_path: PathBuf,
+    product: Product,
 }
 
 impl LocalStore {
     /// The chain for `state_dir`, with the file provider when a passphrase is set, and the
     /// keyring-core default store (if the application set one) as the OS keyring.
-    pub fn open(state_dir: &Path) -> Self {
-        Self::open_with_keyring(state_dir, KeyringProvider::from_default_store())
+    pub fn open(state_dir: &Path, product: Product) -> Self {
+        Self::open_with_keyring(state_dir, product, KeyringProvider::from_default_store())
     }
 
     /// Like [`LocalStore::open`] with this OS keyring provider (for example one with
     /// another call timeout).
-    pub fn open_with_keyring(state_dir: &Path, keyring: KeyringProvider) -> Self {
+    pub fn open_with_keyring(state_dir: &Path, product: Product, keyring: KeyringProvider) -> Self {
         let file_path = state_dir.join("credentials.enc");
-        let passphrase = std::env::var(PASSPHRASE_VAR).ok().filter(|p| !p.is_empty());
-        let file = passphrase
-            .map(|p| Arc::new(FileProvider::new(file_path.clone(), SecretString::from(p))));
-        let mut chain = Chain::new().with(EnvProvider::new()).with(keyring);
+        let passphrase = std::env::var(product.passphrase_var())
+            .ok()
+            .filter(|p| !p.is_empty());
+        let file = passphrase.map(|p| {
+            Arc::new(
+                FileProvider::new(file_path.clone(), SecretString::from(p))
+                    .with_domain(product.command),
+            )
+        });
+        let env = EnvProvider::new(product.var("CRED_"));
+        let keyring = keyring.with_service(product.command);
+        let mut chain = Chain::new().with(env.clone()).with(keyring);
         if let Some(f) = &file {
             chain = chain.with_shared(f.clone());
         }
         LocalStore {
             chain,
+            env,
             file,
             file_path,
+            product,
         }
     }
 
     fn file(&self) -> Result<&FileProvider, StoreError> {
         self.file
             .as_deref()
-            .ok_or_else(|| StoreError::NoPassphrase(self.file_path.clone()))
+            .ok_or_else(|| StoreError::NoPassphrase {
+                path: self.file_path.clone(),
+                var: self.product.passphrase_var(),
+            })
     }
 
     /// The credential called `name`.
@@ -105,7 +152,12 @@ impl LocalStore {
         let credential = Credential::new(name, owner, kind)?;
         let file = self.file()?;
         match file.get(name).await {
-            Ok(_) => return Err(StoreError::Exists(name.to_owned())),
+            Ok(_) => {
+                return Err(StoreError::Exists {
+                    name: name.to_owned(),
+                    command: self.product.command,
+                });
+            }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
@@ -130,7 +182,7 @@ impl LocalStore {
     /// Re-encrypts the file under `new` (the current passphrase comes from the environment).
     pub async fn rotate_passphrase(&self, new: SecretString) -> Result<(), StoreError> {
         let file = self.file()?;
-        let old = std::env::var(PASSPHRASE_VAR).unwrap_or_default();
+        let old = std::env::var(self.product.passphrase_var()).unwrap_or_default();
         Ok(file.rotate_passphrase(SecretString::from(old), new).await?)
     }
 }
@@ -201,13 +253,14 @@ pub async fn resolve(
                     {
                         format!(
                             "no credential named \"{name}\" in the environment or keyring, and the \
-                             credential file {} is locked: set {PASSPHRASE_VAR} to its passphrase",
-                            store.file_path.display()
+                             credential file {} is locked: set {} to its passphrase",
+                            store.file_path.display(),
+                            store.product.passphrase_var()
                         )
                     }
                     StoreError::Credential(c) if c.is_not_found() || c.is_unavailable() => format!(
                         "no credential named \"{name}\" (looked in {}): add it with \
-                         `quip-oomnitza credentials add {name}`, or set {}",
+                         `{} credentials add {name}`, or set {}",
                         store
                             .chain
                             .providers()
@@ -215,7 +268,8 @@ pub async fn resolve(
                             .map(|p| p.label())
                             .collect::<Vec<_>>()
                             .join(", "),
-                        EnvProvider::new().var_name(name).unwrap_or_default()
+                        store.product.command,
+                        store.env.var_name(name).unwrap_or_default()
                     ),
                     other => format!("cannot read credential \"{name}\": {other}"),
                 };

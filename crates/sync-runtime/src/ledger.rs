@@ -348,14 +348,14 @@ mod tests {
         use sync_engine::WriteAhead as _;
         let dir = tempfile::tempdir().expect("tempdir");
         let state = StateDir::open(dir.path()).expect("open");
-        let journal = Journal::new(&state, "Quip users", Ledger::default());
+        let journal = Journal::new(&state, "Directory users", Ledger::default());
         let batch = [deactivate("U1", "1"), deactivate("U2", "2")];
         journal
             .intend(Collection::Users, &batch)
             .await
             .expect("intend");
         // Stored before anything is sent: a kill now leaves both pending.
-        let on_disk = state.ledger("Quip users").expect("load");
+        let on_disk = state.ledger("Directory users").expect("load");
         assert_eq!(on_disk.pending[&Collection::Users].len(), 2, "{on_disk:?}");
         assert!(!on_disk.contains(Collection::Users, "1"));
         let failed = AppliedChange {
@@ -371,7 +371,7 @@ mod tests {
             )
             .await;
         journal.flush().await.expect("flush");
-        let on_disk = state.ledger("Quip users").expect("load");
+        let on_disk = state.ledger("Directory users").expect("load");
         assert!(on_disk.contains(Collection::Users, "1"), "confirmed");
         assert!(
             on_disk.pending[&Collection::Users].contains_key("2"),

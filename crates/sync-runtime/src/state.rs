@@ -201,9 +201,10 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// The platform data directory (e.g. `~/.local/share/quip-oomnitza` on Linux).
-    pub fn default_location() -> Option<PathBuf> {
-        directories::ProjectDirs::from("", "", "quip-oomnitza").map(|d| d.data_dir().to_owned())
+    /// The platform data directory of application `app` (e.g. `~/.local/share/<app>` on
+    /// Linux).
+    pub fn default_location(app: &str) -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", app).map(|d| d.data_dir().to_owned())
     }
 
     /// Opens (creating when needed, mode 0700) the state directory at `root`. An existing
@@ -465,7 +466,7 @@ mod tests {
         use sync_engine::{ApplyResult, LedgerEntry};
         let dir = tempfile::tempdir().expect("tempdir");
         let state = StateDir::open(dir.path()).expect("open");
-        let mut ledger = state.ledger("Quip users").expect("empty ledger");
+        let mut ledger = state.ledger("Directory users").expect("empty ledger");
         assert!(!ledger.contains(Collection::Users, "42"));
         let entry = LedgerEntry {
             collection: Collection::Users,
@@ -484,8 +485,8 @@ mod tests {
             reactivated_records: Vec::new(),
         };
         ledger.record(&result);
-        state.save_ledger("Quip users", &ledger).expect("save");
-        let mut again = state.ledger("Quip users").expect("load");
+        state.save_ledger("Directory users", &ledger).expect("save");
+        let mut again = state.ledger("Directory users").expect("load");
         assert!(again.contains(Collection::Users, "42"));
         assert!(!again.contains(Collection::SaasUsers, "42"));
         result.deactivated_records.clear();
@@ -505,32 +506,35 @@ mod tests {
     fn run_lock_is_exclusive_and_released_on_drop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = StateDir::open(dir.path()).expect("open");
-        let first = state.lock("Quip users").expect("first lock");
-        let second = state.lock("Quip users");
+        let first = state.lock("Directory users").expect("first lock");
+        let second = state.lock("Directory users");
         assert!(
             matches!(second, Err(StateError::Locked { .. })),
             "{second:?}"
         );
         assert!(state.lock("Other").is_ok(), "locks are per integration");
         drop(first);
-        assert!(state.lock("Quip users").is_ok(), "released on drop");
+        assert!(state.lock("Directory users").is_ok(), "released on drop");
     }
 
     #[test]
     fn corrupt_ledger_is_reported_with_its_path() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = StateDir::open(dir.path()).expect("open");
-        fs::write(dir.path().join("ledger/quip-users.json"), b"{not json").expect("write");
-        let e = state.ledger("Quip users").expect_err("corrupt");
-        assert!(e.to_string().contains("quip-users.json is corrupt"), "{e}");
+        fs::write(dir.path().join("ledger/directory-users.json"), b"{not json").expect("write");
+        let e = state.ledger("Directory users").expect_err("corrupt");
+        assert!(
+            e.to_string().contains("directory-users.json is corrupt"),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_held_lock_names_its_pid_and_is_not_truncated() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = StateDir::open(dir.path()).expect("open");
-        let held = state.lock("Quip users").expect("first lock");
-        let e = state.lock("Quip users").expect_err("held");
+        let held = state.lock("Directory users").expect("first lock");
+        let e = state.lock("Directory users").expect_err("held");
         let text = e.to_string();
         assert!(
             text.contains(&format!("live process pid {}", std::process::id())),
@@ -550,17 +554,17 @@ mod tests {
         let state = StateDir::open(dir.path().join("state")).expect("open");
         let victim = dir.path().join("victim");
         fs::write(&victim, b"precious").expect("write");
-        let lock = state.path().join("locks/quip-users.lock");
+        let lock = state.path().join("locks/directory-users.lock");
         std::os::unix::fs::symlink(&victim, &lock).expect("symlink");
-        let e = state.lock("Quip users").expect_err("refused");
+        let e = state.lock("Directory users").expect_err("refused");
         assert!(e.to_string().contains("is a symbolic link"), "{e}");
-        let ledger = state.ledger_path("Quip users");
+        let ledger = state.ledger_path("Directory users");
         std::os::unix::fs::symlink(&victim, &ledger).expect("symlink");
-        let e = state.ledger("Quip users").expect_err("refused");
+        let e = state.ledger("Directory users").expect_err("refused");
         assert!(e.to_string().contains("is a symbolic link"), "{e}");
         // Saving replaces the link itself.
         state
-            .save_ledger("Quip users", &Ledger::default())
+            .save_ledger("Directory users", &Ledger::default())
             .expect("save");
         assert_eq!(fs::read(&victim).expect("victim"), b"precious");
         assert!(!fs::symlink_metadata(&ledger).expect("ledger").is_symlink());

@@ -48,8 +48,25 @@ const TAG_LEN: usize = 16;
 const KDF_ARGON2ID: u8 = 1;
 const KDF_RAW: u8 = 2;
 
-const LABEL_ENC: &[u8] = b"quip-oomnitza credential file v1: encryption key";
-const LABEL_CHECK: &[u8] = b"quip-oomnitza credential file v1: key check";
+/// The application domain of files when the application names none.
+pub const DEFAULT_DOMAIN: &str = "credential-store";
+
+/// The labels the file key's two sub-keys are derived under: the application's domain
+/// plus the format version, so one application's file key never opens another's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Labels {
+    enc: Vec<u8>,
+    check: Vec<u8>,
+}
+
+impl Labels {
+    pub(crate) fn new(domain: &str) -> Self {
+        Labels {
+            enc: format!("{domain} credential file v1: encryption key").into_bytes(),
+            check: format!("{domain} credential file v1: key check").into_bytes(),
+        }
+    }
+}
 
 /// Upper bounds on Argon2 parameters read from a file, so a crafted header cannot make us
 /// allocate unbounded memory or spin for hours.
@@ -183,6 +200,7 @@ pub(crate) fn random_salt() -> [u8; 16] {
 
 /// Encrypts `plaintext` (consumed; wiped as it is encrypted in place) into a complete file.
 pub(crate) fn encode(
+    labels: &Labels,
     kdf: Kdf,
     salt: [u8; 16],
     key: &[u8; 32],
@@ -191,7 +209,7 @@ pub(crate) fn encode(
     let mut nonce = [0_u8; 24];
     rand::rng().fill_bytes(&mut nonce);
     let mut key_check = [0_u8; 32];
-    key_check.copy_from_slice(&mac(key, LABEL_CHECK).finalize().into_bytes());
+    key_check.copy_from_slice(&mac(key, &labels.check).finalize().into_bytes());
     let body_len = (plaintext.len() + TAG_LEN) as u64;
 
     let mut header = Vec::with_capacity(HEADER_LEN);
@@ -220,7 +238,7 @@ pub(crate) fn encode(
     header.extend_from_slice(&sum);
     debug_assert_eq!(header.len(), HEADER_LEN);
 
-    let enc_key = subkey(key, LABEL_ENC);
+    let enc_key = subkey(key, &labels.enc);
     let cipher = XChaCha20Poly1305::new(Key::from_slice(&*enc_key));
     // `plaintext` has room for the tag (see `to_json_zeroizing`), so this does not
     // reallocate and leave a plaintext copy behind.
@@ -321,12 +339,13 @@ pub(crate) fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
 /// Checks `key` against the header's key-check value, then decrypts and authenticates the
 /// body. `bytes` must be the file `header` was parsed from.
 pub(crate) fn decrypt(
+    labels: &Labels,
     path: &Path,
     bytes: &[u8],
     header: &Header,
     key: &[u8; 32],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    if mac(key, LABEL_CHECK)
+    if mac(key, &labels.check)
         .verify_slice(&header.key_check)
         .is_err()
     {
@@ -336,7 +355,7 @@ pub(crate) fn decrypt(
         }
         .into());
     }
-    let enc_key = subkey(key, LABEL_ENC);
+    let enc_key = subkey(key, &labels.enc);
     let cipher = XChaCha20Poly1305::new(Key::from_slice(&*enc_key));
     let mut body = Zeroizing::new(bytes[HEADER_LEN..].to_vec());
     cipher
@@ -360,15 +379,20 @@ mod tests {
     #[test]
     fn round_trip_and_layout() {
         let plain = Zeroizing::new(b"{\"credentials\":[]}".to_vec());
-        let file = encode(Kdf::Raw, random_salt(), &key(), plain);
+        let labels = Labels::new(DEFAULT_DOMAIN);
+        let file = encode(&labels, Kdf::Raw, random_salt(), &key(), plain);
         assert_eq!(&file[..8], b"QOCREDS\0");
         assert_eq!(file.len(), HEADER_LEN + 18 + TAG_LEN);
         let path = Path::new("t");
         let header = parse_header(path, &file).unwrap();
         assert_eq!(header.kdf, Kdf::Raw);
-        let body = decrypt(path, &file, &header, &key()).unwrap();
+        let body = decrypt(&labels, path, &file, &header, &key()).unwrap();
         assert_eq!(&body[..], b"{\"credentials\":[]}");
-        let err = decrypt(path, &file, &header, &[8; 32]).unwrap_err();
+        let err = decrypt(&labels, path, &file, &header, &[8; 32]).unwrap_err();
+        assert!(
+            decrypt(&Labels::new("another-app"), path, &file, &header, &key()).is_err(),
+            "another application's labels do not open the file"
+        );
         assert!(matches!(err.kind(), ErrorKind::WrongKey { .. }));
     }
 

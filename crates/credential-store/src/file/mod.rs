@@ -36,8 +36,9 @@ use crate::error::{CredentialError, ErrorKind, Result};
 use crate::model::{Credential, CredentialMetadata};
 use crate::provider::{CredentialProvider, run_blocking};
 use crate::stored::{Stored, json_position, to_json_zeroizing};
+pub use format::DEFAULT_DOMAIN;
 pub use format::KdfParams;
-use format::{FileSecret, Header, Kdf};
+use format::{FileSecret, Header, Kdf, Labels};
 
 /// The fewest characters (Unicode scalar values) a new passphrase may have.
 pub const MIN_PASSPHRASE_CHARS: usize = 12;
@@ -167,6 +168,7 @@ struct Body {
 #[derive(Clone)]
 pub struct FileProvider {
     inner: Arc<Inner>,
+    labels: Arc<Labels>,
 }
 
 struct Inner {
@@ -208,7 +210,17 @@ impl FileProvider {
                 params,
                 cache: Mutex::new(None),
             }),
+            labels: Arc::new(Labels::new(DEFAULT_DOMAIN)),
         }
+    }
+
+    /// Separates this application's files from any other's: the file key's sub-keys are
+    /// derived under `domain` (e.g. the application's name), so a file written under one
+    /// domain does not open under another (the default is [`DEFAULT_DOMAIN`]).
+    #[must_use]
+    pub fn with_domain(mut self, domain: &str) -> Self {
+        self.labels = Arc::new(Labels::new(domain));
+        self
     }
 
     /// The credential file.
@@ -277,7 +289,7 @@ impl FileProvider {
             .map_err(|e| CredentialError::io(path, e))?;
         let header = format::parse_header(path, &bytes)?;
         let secret = self.secret_for(key, &header, use_cache)?;
-        let plain = format::decrypt(path, &bytes, &header, &secret)?;
+        let plain = format::decrypt(&self.labels, path, &bytes, &header, &secret)?;
         if use_cache {
             self.remember(&header, &secret);
         }
@@ -315,7 +327,7 @@ impl FileProvider {
             (kdf, salt, secret)
         };
         let plain = to_json_zeroizing(body);
-        let bytes = format::encode(kdf, salt, &secret, plain);
+        let bytes = format::encode(&self.labels, kdf, salt, &secret, plain);
         write_atomically(&self.inner.path, &bytes)
     }
 
@@ -646,21 +658,27 @@ mod tests {
             SecretString::from("old-token"),
         )
         .unwrap();
-        let credential = Credential::new("oomnitza", "it-ops", kind).unwrap();
+        let credential = Credential::new("crm", "it-ops", kind).unwrap();
         let body = Body {
             credentials: vec![Stored::from_credential(&credential)],
         };
         fs::write(
             &path,
-            format::encode(kdf, salt, &secret, to_json_zeroizing(&body)),
+            format::encode(
+                &Labels::new(DEFAULT_DOMAIN),
+                kdf,
+                salt,
+                &secret,
+                to_json_zeroizing(&body),
+            ),
         )
         .unwrap();
 
         let file = FileProvider::with_kdf(&path, short.clone(), params);
-        assert_eq!(file.get_blocking("oomnitza").unwrap().owner(), "it-ops");
+        assert_eq!(file.get_blocking("crm").unwrap().owner(), "it-ops");
         let kind = CredentialKind::api_key("Authorization", Placement::Header, None, short.clone())
             .unwrap();
-        file.put_blocking(&Credential::new("quip", "it-ops", kind).unwrap())
+        file.put_blocking(&Credential::new("wiki", "it-ops", kind).unwrap())
             .unwrap();
         let again = FileProvider::with_kdf(&path, short, params);
         assert_eq!(again.list_blocking().unwrap().len(), 2);

@@ -28,7 +28,10 @@ async fn env_overrides_file() {
         &dir.path().join("c.qoc"),
         &[("quip", "from-file"), ("oomnitza", "o-file")],
     );
-    let env = EnvProvider::from_vars([("QUIP_OOMNITZA_CRED_QUIP", "from-env")]);
+    let env = EnvProvider::from_vars(
+        "QUIP_OOMNITZA_CRED_",
+        [("QUIP_OOMNITZA_CRED_QUIP", "from-env")],
+    );
     let chain = Chain::new().with(env).with(file);
 
     let (quip, source) = chain.get_with_source("quip").await.unwrap();
@@ -54,7 +57,10 @@ async fn unavailable_keyring_falls_through_to_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = file_with(&dir.path().join("c.qoc"), &[("quip", CANARY)]);
     let chain = Chain::new()
-        .with(EnvProvider::from_vars(Vec::<(String, String)>::new()))
+        .with(EnvProvider::from_vars(
+            "QUIP_OOMNITZA_CRED_",
+            Vec::<(String, String)>::new(),
+        ))
         .with(KeyringProvider::unavailable(
             "no keyring service on this server",
         ))
@@ -101,7 +107,10 @@ async fn corrupt_file_stops_the_chain_with_its_own_error() {
     let later_dir = tempfile::tempdir().unwrap();
     let later = file_with(&later_dir.path().join("c.qoc"), &[("quip", "fallback")]);
     let chain = Chain::new()
-        .with(EnvProvider::from_vars(Vec::<(String, String)>::new()))
+        .with(EnvProvider::from_vars(
+            "QUIP_OOMNITZA_CRED_",
+            Vec::<(String, String)>::new(),
+        ))
         .with(KeyringProvider::unavailable("headless"))
         .with(corrupt)
         .with(later);
@@ -119,7 +128,10 @@ async fn corrupt_file_stops_the_chain_with_its_own_error() {
 
     // A name that only the env knows is still served: the env answers first.
     let chain = Chain::new()
-        .with(EnvProvider::from_vars([("QUIP_OOMNITZA_CRED_QUIP", "env")]))
+        .with(EnvProvider::from_vars(
+            "QUIP_OOMNITZA_CRED_",
+            [("QUIP_OOMNITZA_CRED_QUIP", "env")],
+        ))
         .with(FileProvider::with_kdf(
             &path,
             SecretString::from("chain test passphrase"),
@@ -149,10 +161,10 @@ async fn delete_refuses_when_the_environment_still_defines_the_name() {
     let dir = tempfile::tempdir().unwrap();
     let file = file_with(&dir.path().join("c.qoc"), &[("quip", "f")]);
     let chain = Chain::new()
-        .with_shared(Arc::new(EnvProvider::from_vars([(
-            "QUIP_OOMNITZA_CRED_QUIP",
-            "e",
-        )])))
+        .with_shared(Arc::new(EnvProvider::from_vars(
+            "QUIP_OOMNITZA_CRED_",
+            [("QUIP_OOMNITZA_CRED_QUIP", "e")],
+        )))
         .with(file.clone());
     let err = chain.delete("quip").await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::ReadOnly { .. }), "{err:?}");
@@ -164,7 +176,10 @@ async fn rotation_through_the_chain_happens_where_the_credential_lives() {
     let dir = tempfile::tempdir().unwrap();
     let file = file_with(&dir.path().join("c.qoc"), &[("quip", "old")]);
     let chain = Chain::new()
-        .with(EnvProvider::from_vars([("QUIP_OOMNITZA_CRED_OTHER", "e")]))
+        .with(EnvProvider::from_vars(
+            "QUIP_OOMNITZA_CRED_",
+            [("QUIP_OOMNITZA_CRED_OTHER", "e")],
+        ))
         .with(file.clone());
     chain
         .rotate_secret("quip", SecretString::from("new"))

@@ -1,6 +1,9 @@
 use std::sync::Arc;
 
-use credential_store::sealed::{MASTER_KEY_ID_VAR, MASTER_KEY_VAR};
+/// The application's variables in these tests.
+const PREFIX: &str = "ACME_SYNC_";
+const MASTER_KEY_VAR: &str = "ACME_SYNC_MASTER_KEY";
+const MASTER_KEY_ID_VAR: &str = "ACME_SYNC_MASTER_KEY_ID";
 use credential_store::{
     CredentialDatabase, CredentialProvider, DatabaseProvider, ErrorKind, InMemoryDatabase,
     MasterKey, SealedCredential, SealedSecret,
@@ -155,26 +158,28 @@ fn master_key_from_the_environment() {
             _ => None,
         }
     };
-    let loaded = MasterKey::from_env_with(vars(Some("2025-q1"))).unwrap();
+    let loaded = MasterKey::from_env_with(PREFIX, vars(Some("2025-q1"))).unwrap();
     assert_eq!(loaded.id(), "2025-q1");
     assert_eq!(loaded.to_base64().expose_secret(), b64);
     assert_eq!(
-        MasterKey::from_env_with(vars(None)).unwrap().id(),
+        MasterKey::from_env_with(PREFIX, vars(None)).unwrap().id(),
         "default"
     );
     assert_no_canary("master key Debug", &format!("{loaded:?}"));
     assert!(!format!("{loaded:?}").contains(&b64));
 
-    let missing = MasterKey::from_env_with(|_| None).unwrap_err();
+    let missing = MasterKey::from_env_with(PREFIX, |_| None).unwrap_err();
     assert!(missing.to_string().contains(MASTER_KEY_VAR), "{missing}");
     let short =
-        MasterKey::from_env_with(|n| (n == MASTER_KEY_VAR).then(|| "AAAA".to_owned())).unwrap_err();
+        MasterKey::from_env_with(PREFIX, |n| (n == MASTER_KEY_VAR).then(|| "AAAA".to_owned()))
+            .unwrap_err();
     assert!(
         matches!(short.kind(), ErrorKind::MasterKey { .. }),
         "{short:?}"
     );
     let garbage =
-        MasterKey::from_env_with(|n| (n == MASTER_KEY_VAR).then(|| CANARY.to_owned())).unwrap_err();
+        MasterKey::from_env_with(PREFIX, |n| (n == MASTER_KEY_VAR).then(|| CANARY.to_owned()))
+            .unwrap_err();
     assert_no_canary("master key error", &format!("{garbage} {garbage:?}"));
 }
 

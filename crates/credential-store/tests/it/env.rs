@@ -5,7 +5,7 @@ use crate::{CANARY, api_key, assert_no_canary};
 
 #[tokio::test]
 async fn plain_variable_is_an_authorization_header_api_key() {
-    let env = EnvProvider::from_vars([("QUIP_OOMNITZA_CRED_QUIP", CANARY)]);
+    let env = EnvProvider::from_vars("QUIP_OOMNITZA_CRED_", [("QUIP_OOMNITZA_CRED_QUIP", CANARY)]);
     let cred = env.get("quip").await.unwrap();
     assert_eq!(cred.owner(), "local");
     let (name, value) = cred.header().unwrap();
@@ -16,30 +16,33 @@ async fn plain_variable_is_an_authorization_header_api_key() {
 
 #[tokio::test]
 async fn settings_variables_shape_the_credential() {
-    let env = EnvProvider::from_vars([
-        ("QUIP_OOMNITZA_CRED_OOMNITZA_PROD", "tok"),
-        (
-            "QUIP_OOMNITZA_CRED_OOMNITZA_PROD__TOKEN_NAME",
-            "Authorization2",
-        ),
-        ("QUIP_OOMNITZA_CRED_QUIP", "qtok"),
-        ("QUIP_OOMNITZA_CRED_QUIP__PREFIX", "Bearer "),
-        ("QUIP_OOMNITZA_CRED_LEGACY", "k"),
-        ("QUIP_OOMNITZA_CRED_LEGACY__PLACEMENT", "Query"),
-        ("QUIP_OOMNITZA_CRED_LEGACY__TOKEN_NAME", "api_key"),
-        ("QUIP_OOMNITZA_CRED_BASIC", "pw"),
-        ("QUIP_OOMNITZA_CRED_BASIC__KIND", "basic"),
-        ("QUIP_OOMNITZA_CRED_BASIC__USER", "admin"),
-        ("QUIP_OOMNITZA_CRED_OAUTH", CANARY),
-        ("QUIP_OOMNITZA_CRED_OAUTH__KIND", "oauth2"),
-        ("QUIP_OOMNITZA_CRED_OAUTH__CLIENT_ID", "cid"),
-        ("QUIP_OOMNITZA_CRED_OAUTH__CLIENT_SECRET", CANARY),
-        (
-            "QUIP_OOMNITZA_CRED_OAUTH__TOKEN_URL",
-            "https://platform.quip.com/1/oauth/access_token",
-        ),
-        ("UNRELATED", "x"),
-    ])
+    let env = EnvProvider::from_vars(
+        "QUIP_OOMNITZA_CRED_",
+        [
+            ("QUIP_OOMNITZA_CRED_OOMNITZA_PROD", "tok"),
+            (
+                "QUIP_OOMNITZA_CRED_OOMNITZA_PROD__TOKEN_NAME",
+                "Authorization2",
+            ),
+            ("QUIP_OOMNITZA_CRED_QUIP", "qtok"),
+            ("QUIP_OOMNITZA_CRED_QUIP__PREFIX", "Bearer "),
+            ("QUIP_OOMNITZA_CRED_LEGACY", "k"),
+            ("QUIP_OOMNITZA_CRED_LEGACY__PLACEMENT", "Query"),
+            ("QUIP_OOMNITZA_CRED_LEGACY__TOKEN_NAME", "api_key"),
+            ("QUIP_OOMNITZA_CRED_BASIC", "pw"),
+            ("QUIP_OOMNITZA_CRED_BASIC__KIND", "basic"),
+            ("QUIP_OOMNITZA_CRED_BASIC__USER", "admin"),
+            ("QUIP_OOMNITZA_CRED_OAUTH", CANARY),
+            ("QUIP_OOMNITZA_CRED_OAUTH__KIND", "oauth2"),
+            ("QUIP_OOMNITZA_CRED_OAUTH__CLIENT_ID", "cid"),
+            ("QUIP_OOMNITZA_CRED_OAUTH__CLIENT_SECRET", CANARY),
+            (
+                "QUIP_OOMNITZA_CRED_OAUTH__TOKEN_URL",
+                "https://platform.quip.com/1/oauth/access_token",
+            ),
+            ("UNRELATED", "x"),
+        ],
+    )
     .with_owner("ci");
 
     let oomnitza = env.get("oomnitza-prod").await.unwrap();
@@ -73,15 +76,18 @@ async fn settings_variables_shape_the_credential() {
 
 #[tokio::test]
 async fn missing_variable_is_not_found_and_bad_settings_name_the_variable() {
-    let env = EnvProvider::from_vars([
-        ("QUIP_OOMNITZA_CRED_B", CANARY.to_owned()),
-        ("QUIP_OOMNITZA_CRED_B__KIND", "basic".to_owned()),
-        ("QUIP_OOMNITZA_CRED_K", CANARY.to_owned()),
-        ("QUIP_OOMNITZA_CRED_K__KIND", "kerberos".to_owned()),
-        ("QUIP_OOMNITZA_CRED_P", CANARY.to_owned()),
-        ("QUIP_OOMNITZA_CRED_P__PLACEMENT", "body".to_owned()),
-        ("QUIP_OOMNITZA_CRED_N", format!("{CANARY}\n")),
-    ]);
+    let env = EnvProvider::from_vars(
+        "QUIP_OOMNITZA_CRED_",
+        [
+            ("QUIP_OOMNITZA_CRED_B", CANARY.to_owned()),
+            ("QUIP_OOMNITZA_CRED_B__KIND", "basic".to_owned()),
+            ("QUIP_OOMNITZA_CRED_K", CANARY.to_owned()),
+            ("QUIP_OOMNITZA_CRED_K__KIND", "kerberos".to_owned()),
+            ("QUIP_OOMNITZA_CRED_P", CANARY.to_owned()),
+            ("QUIP_OOMNITZA_CRED_P__PLACEMENT", "body".to_owned()),
+            ("QUIP_OOMNITZA_CRED_N", format!("{CANARY}\n")),
+        ],
+    );
     assert!(env.get("absent").await.unwrap_err().is_not_found());
     for (name, var) in [
         ("b", "QUIP_OOMNITZA_CRED_B__USER"),
@@ -101,7 +107,7 @@ async fn missing_variable_is_not_found_and_bad_settings_name_the_variable() {
 
 #[tokio::test]
 async fn environment_is_read_only() {
-    let env = EnvProvider::from_vars([("QUIP_OOMNITZA_CRED_QUIP", "x")]);
+    let env = EnvProvider::from_vars("QUIP_OOMNITZA_CRED_", [("QUIP_OOMNITZA_CRED_QUIP", "x")]);
     for err in [
         env.put(&api_key("quip", "o", "y")).await.unwrap_err(),
         env.delete("quip").await.unwrap_err(),
@@ -114,6 +120,6 @@ async fn environment_is_read_only() {
 
 #[test]
 fn custom_prefix() {
-    let env = EnvProvider::new().with_prefix("ACME_");
+    let env = EnvProvider::new("ACME_");
     assert_eq!(env.var_name("quip").unwrap(), "ACME_QUIP");
 }

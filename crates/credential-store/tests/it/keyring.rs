@@ -36,7 +36,12 @@ async fn round_trip_list_and_delete_in_a_keyring_store() {
     assert_no_canary("keyring provider Debug", &format!("{keyring:?}"));
 
     // Stored under service `quip-oomnitza`, user = name.
-    let entry = Entry::new_in_store(&store, "quip-oomnitza", "oomnitza").unwrap();
+    let entry = Entry::new_in_store(
+        &store,
+        credential_store::keyring::DEFAULT_KEYRING_SERVICE,
+        "oomnitza",
+    )
+    .unwrap();
     assert!(entry.get_secret().is_ok());
 
     keyring.delete("oomnitza").await.unwrap();
@@ -84,7 +89,12 @@ async fn platform_storage_failures_are_unavailable_other_failures_are_not() {
     let store = mock_store();
     let keyring = KeyringProvider::new(Arc::clone(&store));
     keyring.put(&api_key("quip", "o", CANARY)).await.unwrap();
-    let entry = Entry::new_in_store(&store, "quip-oomnitza", "quip").unwrap();
+    let entry = Entry::new_in_store(
+        &store,
+        credential_store::keyring::DEFAULT_KEYRING_SERVICE,
+        "quip",
+    )
+    .unwrap();
     let cred: &mock::Cred = entry.as_any().downcast_ref().unwrap();
 
     cred.set_error(keyring_core::Error::NoStorageAccess(Box::new(
@@ -106,7 +116,12 @@ async fn platform_storage_failures_are_unavailable_other_failures_are_not() {
 #[tokio::test]
 async fn garbage_in_an_entry_is_an_error_that_stops_the_chain() {
     let store = mock_store();
-    let entry = Entry::new_in_store(&store, "quip-oomnitza", "quip").unwrap();
+    let entry = Entry::new_in_store(
+        &store,
+        credential_store::keyring::DEFAULT_KEYRING_SERVICE,
+        "quip",
+    )
+    .unwrap();
     entry.set_password(&format!("not json {CANARY}")).unwrap();
     let err = KeyringProvider::new(store).get("quip").await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Keyring { .. }), "{err:?}");
