@@ -383,7 +383,10 @@ async fn oomnitza_redirects_on_get_and_post_reach_nobody() {
         assert!(!errors.is_empty(), "{report:#}");
         for e in errors {
             let message = e["message"].as_str().expect("message");
-            assert!(message.contains(&format!("answered {status}")), "{message}");
+            assert!(
+                message.contains(&format!("answered HTTP {status}")),
+                "{message}"
+            );
             assert!(message.contains("redirect"), "{message}");
             assert!(message.contains(&other.base), "{message}");
         }

@@ -1,4 +1,4 @@
-//! Time as the client sees it, injectable so tests never wait for real.
+//! Time as a client sees it, injectable so tests never wait for real.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -34,14 +34,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// Seconds since the Unix epoch as a [`SystemTime`].
-pub(crate) fn from_epoch_secs(secs: u64) -> SystemTime {
+/// Seconds since the Unix epoch as a [`SystemTime`] (rate-limit reset headers).
+pub fn from_epoch_secs(secs: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-/// Converts Quip's microsecond timestamps to UTC.
-pub(crate) fn from_usec(usec: i64) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::from_timestamp_micros(usec)
 }
 
 #[cfg(test)]
@@ -56,11 +51,7 @@ mod tests {
     }
 
     #[test]
-    fn converts_quip_timestamps() {
-        assert_eq!(
-            from_usec(1_632_022_665_732_239).map(|t| t.to_rfc3339()),
-            Some("2021-09-19T03:37:45.732239+00:00".to_owned())
-        );
+    fn converts_epoch_seconds() {
         assert_eq!(
             from_epoch_secs(60),
             SystemTime::UNIX_EPOCH + Duration::from_secs(60)
