@@ -97,7 +97,7 @@ pub use client::{
     Authorization, Body, HttpClient, Idempotency, Request, Response, RetryPolicy, Settings, Vendor,
     Verdict, Wait, WaitScope, decode_json, default_verdict,
 };
-pub use clock::{Clock, SystemClock, from_epoch_secs};
+pub use clock::{Clock, ManualClock, SystemClock, from_epoch_secs};
 pub use error::{ApiBody, Error, ErrorKind, RequestContext, human_bytes};
 pub use paging::{Page, PageGuard, Repeats, items, paginate};
 pub use redact::{PathAndQuery, RedactedHeaders, RedactedUrl, redirect_location};

@@ -5,9 +5,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
+pub use connector_http::ManualClock;
 use connector_http::{
     ApiBody, Authorization, Clock, HttpClient, RedactedUrl, RetryPolicy, Settings, Vendor, Wait,
     WaitScope,
@@ -18,39 +18,7 @@ use secrecy::SecretString;
 pub const CANARY: &str = "CANARY-http-5e1d0";
 
 /// Epoch second the manual clock starts at.
-pub const T0: u64 = 1_700_000_000;
-
-/// A clock whose sleeps return at once and move time forward; records every sleep.
-#[derive(Debug)]
-pub struct ManualClock {
-    now: Mutex<SystemTime>,
-    sleeps: Mutex<Vec<Duration>>,
-}
-
-impl ManualClock {
-    pub fn new() -> Arc<Self> {
-        Arc::new(ManualClock {
-            now: Mutex::new(SystemTime::UNIX_EPOCH + Duration::from_secs(T0)),
-            sleeps: Mutex::new(Vec::new()),
-        })
-    }
-
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.sleeps.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Clock for ManualClock {
-    fn now(&self) -> SystemTime {
-        *self.now.lock().unwrap()
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        *self.now.lock().unwrap() += duration;
-        self.sleeps.lock().unwrap().push(duration);
-    }
-}
+pub const T0: u64 = ManualClock::START;
 
 /// The test vendor's error body: the text, scrubbed.
 #[derive(Debug)]
