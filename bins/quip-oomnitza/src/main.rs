@@ -155,7 +155,8 @@ fn init_logging(cli: &Cli) {
         (true, _) => quiet.as_str(),
         (false, 0) => "warn",
         (false, 1) => {
-            "info,quip_client=debug,oomnitza_client=debug,sync_engine=debug,sync_runtime=debug"
+            "info,connector_http=debug,quip_client=debug,oomnitza_client=debug,sync_engine=debug,\
+             sync_runtime=debug"
         }
         (false, _) => "trace",
     };

@@ -141,28 +141,6 @@ pub enum ErrorKind {
         /// Description of the keyring failure (never the stored data).
         reason: String,
     },
-    /// The OAuth2 token endpoint refused the refresh.
-    #[error(
-        "OAuth2 refresh for `{name}` failed with HTTP {status}{}",
-        error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
-    )]
-    RefreshRejected {
-        /// Credential name.
-        name: String,
-        /// HTTP status of the token endpoint.
-        status: u16,
-        /// The OAuth2 `error` / `error_description` fields, if the body had them.
-        error: Option<String>,
-    },
-    /// The OAuth2 token endpoint could not be reached or answered nonsense.
-    #[error("OAuth2 refresh for `{name}` failed")]
-    RefreshFailed {
-        /// Credential name.
-        name: String,
-        /// Cause (transport error or undecodable answer).
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
     /// The cloud database behind a [`DatabaseProvider`](crate::DatabaseProvider) failed.
     #[error("credential database error")]
     Database {

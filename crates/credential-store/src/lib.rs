@@ -4,9 +4,11 @@
 //!
 //! - [`Credential`] — a name, an owner, a [`CredentialKind`] (API key in a header or query
 //!   parameter with an optional prefix, HTTP Basic, or OAuth2 refresh token) and
-//!   timestamps. Secrets are private [`secrecy::SecretString`] fields: a client calls
-//!   [`Credential::apply`] / [`Credential::authorize`] (OAuth2: refreshes the access token
-//!   first) or takes [`Credential::header`] (marked sensitive), and never sees the value.
+//!   timestamps. Secrets are private [`secrecy::SecretString`] fields: a tool takes
+//!   [`Credential::header`] (marked sensitive) and never sees the value. The vendor
+//!   clients authorize their own requests (`connector_http::Authorization`), and an OAuth2
+//!   access token is refreshed by the vendor client's one refresh flow and recorded with
+//!   [`OAuth2::record_refresh`]; this crate does no HTTP.
 //!   `Debug`, `Display` and the listing form [`CredentialMetadata`] leave secrets out.
 //! - [`CredentialProvider`] — `get`, `put`, `delete`, `list`, `rotate_secret`, with
 //!   [`ErrorKind::NotFound`] / [`ErrorKind::Unavailable`] falling through a [`Chain`] and
@@ -52,14 +54,10 @@
 //! let credentials = Chain::new().with(EnvProvider::new("ACME_SYNC_CRED_")).with(file);
 //! let oomnitza = credentials.get("oomnitza").await?;
 //!
-//! // The connector's client puts it on its requests without touching the secret.
-//! let http = reqwest::Client::new();
-//! let request = oomnitza
-//!     .authorize(&http, http.get("https://acme.oomnitza.com/api/v3/users"))
-//!     .await?
-//!     .build()
-//!     .expect("valid request");
-//! assert!(request.headers()["Authorization2"].is_sensitive());
+//! // The header it stands for, marked sensitive so no HTTP stack logs it.
+//! let (name, value) = oomnitza.header().expect("a header credential");
+//! assert_eq!(name.as_str(), "authorization2");
+//! assert!(value.is_sensitive());
 //!
 //! // Listings and logs never show it.
 //! let listing = credentials.list().await?;

@@ -1,15 +1,16 @@
-//! The credential model: what a credential is and how it is put on a request.
+//! The credential model: what a credential is and the header it stands for.
 //!
 //! Secret values are private fields of type [`SecretString`]; no public method hands them
-//! out. A client puts a credential on a request with [`Credential::apply`] (or
-//! [`Credential::authorize`] for OAuth2), or takes a ready-made, sensitive-marked header
-//! with [`Credential::header`].
+//! out. The vendor clients authorize their requests themselves (through
+//! `connector_http::Authorization`, from the secret the runtime resolves); a tool that
+//! builds a request by hand takes the ready-made, sensitive-marked header of
+//! [`Credential::header`].
 
 use std::fmt;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -132,8 +133,8 @@ impl ApiKey {
         value
     }
 
-    /// The secret, still wrapped: for API clients that take a `SecretString` in their own
-    /// configuration (they mark the header sensitive). Prefer [`Credential::apply`].
+    /// The secret, still wrapped: for the API clients, which take a `SecretString` in their
+    /// own configuration and mark the header sensitive.
     pub fn secret(&self) -> &SecretString {
         &self.secret
     }
@@ -383,52 +384,10 @@ impl Credential {
         Ok(())
     }
 
-    /// Puts the credential on an outgoing request: the API key header or query
-    /// parameter, the Basic `Authorization` header, or for OAuth2 the cached access token
-    /// as `Authorization: Bearer`. Header values are marked sensitive, so reqwest and
-    /// hyper never log them.
-    ///
-    /// OAuth2 credentials need a current access token; use [`Credential::authorize`],
-    /// which refreshes it first. Without one, `apply` leaves the request as it is (the
-    /// server answers 401) and logs a warning.
-    pub fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.kind {
-            CredentialKind::ApiKey(key) if key.placement == Placement::Query => {
-                let value = key.value();
-                request.query(&[(key.token_name.as_str(), value.as_str())])
-            }
-            _ => {
-                if let Some((name, value)) = self.header() {
-                    request.header(name, value)
-                } else {
-                    tracing::warn!(
-                        credential = %self.name,
-                        "credential has no current access token; call `authorize` to refresh it"
-                    );
-                    request
-                }
-            }
-        }
-    }
-
-    /// Like [`Credential::apply`], but first refreshes an OAuth2 access token that is
-    /// missing or expires within a minute, through `http` (a form-encoded
-    /// `grant_type=refresh_token` POST to the token URL). Concurrent callers share one
-    /// refresh. Other kinds are applied directly.
-    pub async fn authorize(
-        &self,
-        http: &reqwest::Client,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::RequestBuilder> {
-        if let CredentialKind::OAuth2(oauth) = &self.kind {
-            oauth.ensure_fresh(&self.name, http, Utc::now()).await?;
-        }
-        Ok(self.apply(request))
-    }
-
     /// The header this credential sends, with its value marked sensitive
     /// ([`HeaderValue::set_sensitive`]), for clients that build requests themselves.
-    /// `None` for query-parameter API keys and for OAuth2 without a current access token.
+    /// `None` for query-parameter API keys and for OAuth2 without a current access token
+    /// (refresh it through the vendor's client and [`OAuth2::record_refresh`]).
     pub fn header(&self) -> Option<(HeaderName, HeaderValue)> {
         match &self.kind {
             CredentialKind::ApiKey(key) => match key.placement {

@@ -1,37 +1,36 @@
 //! OAuth2 refresh-token credentials (Quip's `/1/oauth/access_token`).
+//!
+//! This module keeps the tokens; it does not talk to the token endpoint. There is one
+//! refresh flow, the vendor client's (`quip_client::OAuthHandler::refresh`, sent through
+//! the shared HTTP layer: not repeated after a failure Quip may have acted on, redirects
+//! refused, bodies capped): take [`OAuth2::refresh_token`] and [`OAuth2::client_secret`]
+//! to it, and hand its answer to [`OAuth2::record_refresh`].
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use reqwest::header::{ACCEPT, HeaderValue};
+use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::error::{CredentialError, ErrorKind, Result};
+use crate::error::{CredentialError, Result};
 use crate::model::sensitive;
 
 /// An access token this close to expiry is refreshed before use, so that it does not
 /// expire in flight.
 const EXPIRY_MARGIN: TimeDelta = TimeDelta::seconds(60);
 
-/// Upper bound on one refresh request.
-const REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// An OAuth2 client with a refresh token; access tokens are obtained and refreshed on
-/// demand by [`Credential::authorize`](crate::Credential::authorize).
+/// An OAuth2 client with a refresh token and the current access token, if any.
 ///
 /// A refreshed access token (and a rotated refresh token, if the server sends one) is
-/// kept in memory; store the credential again (`put`) to persist it.
+/// recorded with [`OAuth2::record_refresh`] and kept in memory; store the credential again
+/// (`put`) to persist it.
 pub struct OAuth2 {
     client_id: String,
     token_url: String,
     client_secret: SecretString,
     tokens: Mutex<Tokens>,
-    /// Held while refreshing, so concurrent callers wait for one refresh.
-    refresh_gate: tokio::sync::Mutex<()>,
 }
 
 /// The mutable token state of an [`OAuth2`] credential.
@@ -52,7 +51,7 @@ impl OAuth2 {
         token_url: impl Into<String>,
     ) -> Result<Self> {
         let token_url = token_url.into();
-        match reqwest::Url::parse(&token_url) {
+        match url::Url::parse(&token_url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => {}
             _ => {
                 return Err(CredentialError::invalid(
@@ -74,7 +73,6 @@ impl OAuth2 {
                 access_token: None,
                 expires_at: None,
             }),
-            refresh_gate: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -125,8 +123,50 @@ impl OAuth2 {
                 .is_none_or(|expires| expires - EXPIRY_MARGIN > now)
     }
 
-    pub(crate) fn client_secret(&self) -> &SecretString {
+    /// The OAuth2 client secret, for the token endpoint.
+    pub fn client_secret(&self) -> &SecretString {
         &self.client_secret
+    }
+
+    /// The current refresh token, for the token endpoint.
+    pub fn refresh_token(&self) -> SecretString {
+        self.lock().refresh_token.clone()
+    }
+
+    /// Whether the access token must be refreshed before use at `now` (none, or it
+    /// expires within a minute).
+    pub fn needs_refresh_at(&self, now: DateTime<Utc>) -> bool {
+        !self.is_fresh_at(now)
+    }
+
+    /// Keeps what the token endpoint answered at `now`: the new access token, its lifetime
+    /// in seconds (`None` or 0: no known expiry), and a rotated refresh token when the
+    /// server sent a non-empty one. An empty access token is refused and changes nothing.
+    pub fn record_refresh(
+        &self,
+        access_token: SecretString,
+        refresh_token: Option<SecretString>,
+        expires_in: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if access_token.expose_secret().is_empty() {
+            return Err(CredentialError::invalid(
+                "oauth2",
+                "the token response has an empty access_token",
+            ));
+        }
+        let expires_at = expires_in
+            .filter(|&secs| secs > 0)
+            .and_then(|secs| i64::try_from(secs).ok())
+            .map(|secs| now + TimeDelta::seconds(secs));
+        let mut tokens = self.lock();
+        tokens.access_token = Some(access_token);
+        tokens.expires_at = expires_at;
+        if let Some(rotated) = refresh_token.filter(|t| !t.expose_secret().is_empty()) {
+            tokens.refresh_token = rotated;
+        }
+        tracing::debug!(client_id = %self.client_id, ?expires_at, "OAuth2 access token recorded");
+        Ok(())
     }
 
     pub(crate) fn tokens(&self) -> Tokens {
@@ -144,7 +184,6 @@ impl OAuth2 {
             token_url,
             client_secret,
             tokens: Mutex::new(tokens),
-            refresh_gate: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -170,89 +209,6 @@ impl OAuth2 {
         // The token state is replaced whole under the lock, so it is consistent even if a
         // holder panicked.
         self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Refreshes the access token unless it is fresh at `now`.
-    pub(crate) async fn ensure_fresh(
-        &self,
-        name: &str,
-        http: &reqwest::Client,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        if self.is_fresh_at(now) {
-            return Ok(());
-        }
-        let _gate = self.refresh_gate.lock().await;
-        // Another caller may have refreshed while we waited.
-        if self.is_fresh_at(now) {
-            return Ok(());
-        }
-        self.refresh(name, http, now).await
-    }
-
-    async fn refresh(&self, name: &str, http: &reqwest::Client, now: DateTime<Utc>) -> Result<()> {
-        let refresh_token = self.lock().refresh_token.clone();
-        tracing::debug!(credential = %name, token_url = %self.token_url, "refreshing OAuth2 access token");
-        let response = http
-            .post(&self.token_url)
-            .timeout(REFRESH_TIMEOUT)
-            .header(ACCEPT, "application/json")
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token.expose_secret()),
-                ("client_id", self.client_id.as_str()),
-                ("client_secret", self.client_secret.expose_secret()),
-            ])
-            .send()
-            .await
-            .map_err(|e| refresh_failed(name, e.without_url()))?;
-        let status = response.status();
-        let body = Zeroizing::new(
-            response
-                .bytes()
-                .await
-                .map_err(|e| refresh_failed(name, e.without_url()))?
-                .to_vec(),
-        );
-        if !status.is_success() {
-            return Err(ErrorKind::RefreshRejected {
-                name: name.to_owned(),
-                status: status.as_u16(),
-                error: oauth_error_text(&body),
-            }
-            .into());
-        }
-        let answer: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            refresh_failed(
-                name,
-                format!(
-                    "token response is not the expected JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
-        if answer.access_token.expose_secret().is_empty() {
-            return Err(refresh_failed(
-                name,
-                "token response has an empty access_token",
-            ));
-        }
-        let expires_at = match answer.expires_in {
-            Some(secs) if secs > 0 => Some(now + TimeDelta::seconds(secs)),
-            _ => None,
-        };
-        let mut tokens = self.lock();
-        tokens.access_token = Some(answer.access_token);
-        tokens.expires_at = expires_at;
-        if let Some(rotated) = answer
-            .refresh_token
-            .filter(|t| !t.expose_secret().is_empty())
-        {
-            tokens.refresh_token = rotated;
-        }
-        tracing::debug!(credential = %name, ?expires_at, "OAuth2 access token refreshed");
-        Ok(())
     }
 }
 
@@ -284,67 +240,10 @@ impl fmt::Debug for OAuth2 {
     }
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: SecretString,
-    #[serde(default)]
-    refresh_token: Option<SecretString>,
-    #[serde(default, deserialize_with = "lenient_seconds")]
-    expires_in: Option<i64>,
-}
-
-/// `expires_in` as a number or a numeric string (both are seen in the wild).
-fn lenient_seconds<'de, D>(deserializer: D) -> std::result::Result<Option<i64>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Seconds {
-        Int(i64),
-        Float(f64),
-        Text(String),
-    }
-    Ok(match Option::<Seconds>::deserialize(deserializer)? {
-        Some(Seconds::Int(n)) => Some(n),
-        Some(Seconds::Float(f)) => Some(f as i64),
-        Some(Seconds::Text(s)) => s.trim().parse().ok(),
-        None => None,
-    })
-}
-
-/// The `error` and `error_description` of an OAuth2 error body, shortened. Nothing else
-/// from the body is kept, in case a server echoes the request.
-fn oauth_error_text(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct OAuthError {
-        error: Option<String>,
-        error_description: Option<String>,
-    }
-    let parsed: OAuthError = serde_json::from_slice(body).ok()?;
-    let text = match (parsed.error, parsed.error_description) {
-        (Some(e), Some(d)) => format!("{e}: {d}"),
-        (Some(e), None) => e,
-        (None, Some(d)) => d,
-        (None, None) => return None,
-    };
-    Some(text.chars().take(200).collect())
-}
-
-fn refresh_failed(
-    name: &str,
-    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-) -> CredentialError {
-    ErrorKind::RefreshFailed {
-        name: name.to_owned(),
-        source: source.into(),
-    }
-    .into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn oauth() -> OAuth2 {
         OAuth2::new(
@@ -376,6 +275,43 @@ mod tests {
     }
 
     #[test]
+    fn recording_a_refresh_sets_expiry_and_rotation() {
+        let now = Utc::now();
+        let o = oauth();
+        assert!(o.needs_refresh_at(now));
+        o.record_refresh(
+            SecretString::from("at"),
+            Some(SecretString::from("rt2")),
+            Some(3600),
+            now,
+        )
+        .unwrap();
+        assert!(!o.needs_refresh_at(now));
+        assert_eq!(
+            o.access_token_expires_at(),
+            Some(now + TimeDelta::seconds(3600))
+        );
+        assert_eq!(o.refresh_token().expose_secret(), "rt2");
+        // An empty rotated token keeps the old one; no lifetime means no expiry.
+        o.record_refresh(
+            SecretString::from("at2"),
+            Some(SecretString::from("")),
+            None,
+            now,
+        )
+        .unwrap();
+        assert_eq!(o.refresh_token().expose_secret(), "rt2");
+        assert_eq!(o.access_token_expires_at(), None);
+        assert!(o.is_fresh_at(now + TimeDelta::days(365)));
+        // An empty access token is refused and changes nothing.
+        let err = o
+            .record_refresh(SecretString::from(""), None, Some(60), now)
+            .unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err}");
+        assert_eq!(o.bearer_header().unwrap().to_str().unwrap(), "Bearer at2");
+    }
+
+    #[test]
     fn rejects_bad_token_urls() {
         for url in ["not a url", "ftp://x/y", "file:///etc/passwd"] {
             let err = OAuth2::new(
@@ -387,15 +323,5 @@ mod tests {
             .unwrap_err();
             assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{url}");
         }
-    }
-
-    #[test]
-    fn error_text_keeps_only_the_oauth_fields() {
-        let body = br#"{"error":"invalid_grant","error_description":"expired","echo":"rt-secret"}"#;
-        assert_eq!(
-            oauth_error_text(body).as_deref(),
-            Some("invalid_grant: expired")
-        );
-        assert_eq!(oauth_error_text(b"<html>rt-secret</html>"), None);
     }
 }

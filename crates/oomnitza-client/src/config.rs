@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 /// The largest page the client asks for.
 ///
@@ -76,7 +76,8 @@ impl Auth {
 /// When and how often to retry a request that failed for a transient reason.
 ///
 /// Retried: 429, 500, 502, 503, 504, timeouts and connection failures, with exponential
-/// backoff and full jitter (a 429/503 `Retry-After` in seconds takes precedence). A
+/// backoff and equal jitter ([`connector_http::backoff`]; a 429/503 `Retry-After` in
+/// seconds or as an HTTP-date takes precedence). A
 /// non-idempotent create is only re-sent when the server cannot have processed it (429 or
 /// a connection that never opened); other failures go back to the caller, which looks the
 /// record up before sending it again.
@@ -137,23 +138,6 @@ impl RetryPolicy {
         self.max_total_wait = cap;
         self
     }
-
-    /// The backoff ceiling before retry number `retry` (1-based): `base * 2^(retry-1)`,
-    /// capped at `max_delay`. The actual wait is drawn uniformly from `[ceiling/2, ceiling]`.
-    pub fn backoff_ceiling(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1).min(20));
-        self.base_delay
-            .checked_mul(factor)
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
-    }
-
-    /// The wait before retry number `retry`, with jitter drawn from `unit` in `[0, 1)`.
-    pub fn backoff(&self, retry: u32, unit: f64) -> Duration {
-        let ceiling = self.backoff_ceiling(retry);
-        let unit = unit.clamp(0.0, 1.0);
-        ceiling.mul_f64(0.5 + 0.5 * unit)
-    }
 }
 
 /// Everything the client needs to talk to one Oomnitza tenant.
@@ -191,27 +175,24 @@ impl ClientConfig {
     /// Fails when the URL does not parse, is not http(s), or carries a user name or
     /// password (credentials belong in [`Auth`], never in a URL that may be logged).
     pub fn new(base_url: &str, auth: Auth) -> Result<Self, Error> {
-        let mut url = Url::parse(base_url).map_err(|e| {
-            Error::new(ErrorKind::InvalidInput(format!(
-                "the Oomnitza base URL does not parse: {e}"
-            )))
-        })?;
+        let mut url = Url::parse(base_url)
+            .map_err(|e| Error::config(format!("the Oomnitza base URL does not parse: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::new(ErrorKind::InvalidInput(format!(
+            return Err(Error::config(format!(
                 "the Oomnitza base URL must be http or https, not {}",
                 url.scheme()
-            ))));
+            )));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::new(ErrorKind::InvalidInput(
+            return Err(Error::config(
                 "the Oomnitza base URL must not contain a user name or password; use Auth::Basic"
                     .to_owned(),
-            )));
+            ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::new(ErrorKind::InvalidInput(
+            return Err(Error::config(
                 "the Oomnitza base URL must not contain a query or fragment".to_owned(),
-            )));
+            ));
         }
         // Paths are appended below the base: make sure it ends with a slash.
         if !url.path().ends_with('/') {
@@ -304,21 +285,6 @@ mod tests {
         let c = ClientConfig::new("https://a.oomnitza.com", Auth::token("t")).unwrap();
         assert_eq!(c.clone().with_page_size(5000).page_size, 1000);
         assert_eq!(c.with_page_size(0).page_size, 1);
-    }
-
-    #[test]
-    fn backoff_doubles_caps_and_jitters_within_bounds() {
-        let p =
-            RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(1));
-        assert_eq!(p.backoff_ceiling(1), Duration::from_millis(100));
-        assert_eq!(p.backoff_ceiling(2), Duration::from_millis(200));
-        assert_eq!(p.backoff_ceiling(4), Duration::from_millis(800));
-        assert_eq!(p.backoff_ceiling(5), Duration::from_secs(1));
-        assert_eq!(p.backoff_ceiling(60), Duration::from_secs(1));
-        assert_eq!(p.backoff(3, 0.0), Duration::from_millis(200));
-        assert_eq!(p.backoff(3, 1.0), Duration::from_millis(400));
-        let mid = p.backoff(3, 0.5);
-        assert!(mid > Duration::from_millis(200) && mid < Duration::from_millis(400));
     }
 
     #[test]

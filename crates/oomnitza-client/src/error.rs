@@ -1,116 +1,23 @@
-//! The crate's one error type.
+//! The crate's error type: `connector_http`'s one error, carrying Oomnitza's error body.
 //!
-//! [`Error`] is a small struct (a boxed [`ErrorKind`] plus the request it came from), so
-//! `Result<T, Error>` stays one pointer wide. The API token never appears in it: requests
+//! [`Error`] is one pointer wide (a box holding the [`ErrorKind`] and the request it came
+//! from), so `Result<T, Error>` stays small. The API token never appears in it: requests
 //! are described by method and path only, and response bodies are scrubbed of the token
-//! before they are kept.
+//! before they are kept. [`connector_http::Error::api_body`] gives the parsed
+//! [`ApiErrors`].
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use http::{Method, StatusCode};
 use serde_json::Value as Json;
-use sync_engine::{ConnectorError, ErrorKind as EngineErrorKind};
+
+pub use connector_http::RequestContext;
+
+/// An Oomnitza client error.
+pub type Error = connector_http::Error<ApiErrors>;
 
 /// What went wrong.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// Oomnitza answered with a non-success status (after any retries).
-    #[error("Oomnitza answered {status}{}", fmt_errors(errors))]
-    Api {
-        /// The HTTP status.
-        status: StatusCode,
-        /// The parsed `{"errors": …}` body (or the raw text when it was not JSON).
-        errors: ApiErrors,
-    },
-    /// Oomnitza answered with a redirect, which is never followed: the token and the request
-    /// body would go to wherever it points.
-    #[error(
-        "Oomnitza answered {status} redirecting to {location}; redirects are not followed, so \
-         no token or data was sent there (check the base URL: use the address the redirect \
-         names only if you trust it)"
-    )]
-    Redirect {
-        /// The HTTP status (301, 302, 303, 307, 308).
-        status: StatusCode,
-        /// Where the redirect pointed (without query or user-info).
-        location: String,
-    },
-    /// A response body was larger than the configured limit; the rest was not read, and the
-    /// request is not retried.
-    #[error(
-        "Oomnitza's response is larger than the limit of {limit} bytes ({}); the rest was not \
-         read (raise `[oomnitza] max_response_bytes` only if this tenant really sends such \
-         answers)",
-        human_bytes(*limit)
-    )]
-    TooLarge {
-        /// The limit, in bytes.
-        limit: u64,
-        /// The size the server declared in `Content-Length`, when it declared one.
-        declared: Option<u64>,
-    },
-    /// A listing did not end the way a listing ends: more records than the server's own
-    /// total, a page repeating records already seen, or more pages than allowed. The listing
-    /// is incomplete.
-    #[error("Oomnitza's listing was stopped: {reason}; the listing is incomplete")]
-    Paging {
-        /// What was wrong.
-        reason: String,
-    },
-    /// The request timed out (after any retries).
-    #[error("the request timed out")]
-    Timeout(#[source] reqwest::Error),
-    /// The connection failed or broke (after any retries).
-    #[error("could not reach Oomnitza")]
-    Network(#[source] reqwest::Error),
-    /// A response body did not decode; `path` names the failing JSON field.
-    #[error("could not decode the response at `{path}`")]
-    Decode {
-        /// JSON path of the failing field, e.g. `[3].user_id`.
-        path: String,
-        /// The cause.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A per-item error reported inside a successful response.
-    #[error("Oomnitza rejected {item}: {message}")]
-    Item {
-        /// Which item (e.g. `saas user 12`).
-        item: String,
-        /// Oomnitza's message.
-        message: String,
-    },
-    /// A filter expression could not be built.
-    #[error("invalid filter: {0}")]
-    InvalidFilter(String),
-    /// An argument or configuration value is not acceptable.
-    #[error("{0}")]
-    InvalidInput(String),
-    /// The HTTP client could not be built.
-    #[error("could not build the HTTP client")]
-    Client(#[source] reqwest::Error),
-}
-
-/// `67108864` → `64 MiB`, for messages.
-pub(crate) fn human_bytes(n: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if n >= size && n.is_multiple_of(size) {
-            return format!("{} {unit}", n / size);
-        }
-    }
-    format!("{n} bytes")
-}
-
-fn fmt_errors(errors: &ApiErrors) -> String {
-    if errors.is_empty() {
-        String::new()
-    } else {
-        format!(": {errors}")
-    }
-}
+pub type ErrorKind = connector_http::ErrorKind<ApiErrors>;
 
 /// The error body Oomnitza sends, parsed.
 ///
@@ -236,159 +143,25 @@ impl fmt::Display for ApiErrors {
     }
 }
 
-/// The request an error came from (method and path; never headers or the query).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
-    /// HTTP method.
-    pub method: Method,
-    /// Path below the base URL, e.g. `/api/v3/users`.
-    pub path: String,
-    /// Attempts made (1 when it was not retried).
-    pub attempts: u32,
-}
+impl connector_http::ApiBody for ApiErrors {
+    const VENDOR: &'static str = "Oomnitza";
 
-/// An Oomnitza client error.
-#[derive(Debug)]
-pub struct Error {
-    kind: Box<ErrorKind>,
-    request: Option<Box<RequestContext>>,
-}
-
-impl Error {
-    /// An error of `kind` without request context.
-    pub fn new(kind: ErrorKind) -> Self {
-        Error {
-            kind: Box::new(kind),
-            request: None,
-        }
+    fn parse(bytes: &[u8], secrets: &[&str]) -> Self {
+        secrets
+            .iter()
+            .fold(ApiErrors::parse(bytes), |errors, s| errors.scrub(s))
     }
 
-    pub(crate) fn with_request(mut self, method: Method, path: &str, attempts: u32) -> Self {
-        self.request = Some(Box::new(RequestContext {
-            method,
-            path: path.to_owned(),
-            attempts,
-        }));
-        self
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> &ErrorKind {
-        &self.kind
-    }
-
-    /// The request, when the error came from one.
-    pub fn request(&self) -> Option<&RequestContext> {
-        self.request.as_deref()
-    }
-
-    /// The HTTP status, for [`ErrorKind::Api`].
-    pub fn status(&self) -> Option<StatusCode> {
-        match &*self.kind {
-            ErrorKind::Api { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// The parsed error body, for [`ErrorKind::Api`].
-    pub fn api_errors(&self) -> Option<&ApiErrors> {
-        match &*self.kind {
-            ErrorKind::Api { errors, .. } => Some(errors),
-            _ => None,
-        }
-    }
-
-    /// True for 404.
-    pub fn is_not_found(&self) -> bool {
-        self.status() == Some(StatusCode::NOT_FOUND)
-    }
-
-    /// True for 409 (a unique-field conflict, per the working assumptions).
-    pub fn is_conflict(&self) -> bool {
-        self.status() == Some(StatusCode::CONFLICT)
-    }
-
-    /// True when the failure may go away by itself: 429, 5xx, timeouts, network errors.
-    /// For a create this means "the server may or may not have applied it".
-    pub fn is_transient(&self) -> bool {
-        match &*self.kind {
-            ErrorKind::Api { status, .. } => {
-                *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
-            }
-            ErrorKind::Timeout(_) | ErrorKind::Network(_) => true,
-            _ => false,
-        }
-    }
-
-    /// The engine's classification of this error.
-    pub fn engine_kind(&self) -> EngineErrorKind {
-        match &*self.kind {
-            ErrorKind::Api { status, .. } => match status.as_u16() {
-                401 | 403 => EngineErrorKind::Auth,
-                429 => EngineErrorKind::Throttled,
-                s if s >= 500 => EngineErrorKind::Transient,
-                _ => EngineErrorKind::Api,
-            },
-            ErrorKind::Timeout(_) | ErrorKind::Network(_) => EngineErrorKind::Transient,
-            ErrorKind::Decode { .. } => EngineErrorKind::Decode,
-            ErrorKind::InvalidFilter(_)
-            | ErrorKind::InvalidInput(_)
-            | ErrorKind::Client(_)
-            | ErrorKind::Redirect { .. } => EngineErrorKind::Config,
-            ErrorKind::Item { .. } | ErrorKind::TooLarge { .. } | ErrorKind::Paging { .. } => {
-                EngineErrorKind::Api
-            }
-        }
-    }
-
-    /// The message plus the chain of causes, for reports (never contains the token).
-    pub fn report(&self) -> String {
-        let mut out = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            out.push_str(": ");
-            out.push_str(&s.to_string());
-            source = s.source();
-        }
-        out
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(r) = &self.request {
-            write!(f, "{} {}", r.method, r.path)?;
-            if r.attempts > 1 {
-                write!(f, " (after {} attempts)", r.attempts)?;
-            }
-            f.write_str(": ")?;
-        }
-        fmt::Display::fmt(&self.kind, f)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&*self.kind)
-    }
-}
-
-impl From<ErrorKind> for Error {
-    fn from(kind: ErrorKind) -> Self {
-        Error::new(kind)
-    }
-}
-
-impl From<Error> for ConnectorError {
-    fn from(e: Error) -> Self {
-        let kind = e.engine_kind();
-        ConnectorError::new(kind, e.report())
+    fn is_empty(&self) -> bool {
+        ApiErrors::is_empty(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::{Method, StatusCode};
+    use sync_engine::{ConnectorError, ErrorKind as EngineErrorKind};
 
     #[test]
     fn parses_documented_error_shapes() {
@@ -415,30 +188,41 @@ mod tests {
     fn scrub_removes_the_secret() {
         let e = ApiErrors::parse(br#"{"errors":["bad token CANARY-1"]}"#).scrub("CANARY-1");
         assert_eq!(e.to_string(), "bad token [REDACTED]");
+        let e = <ApiErrors as connector_http::ApiBody>::parse(
+            br#"{"errors":{"CANARY-1":["CANARY-2 is wrong"]}}"#,
+            &["CANARY-1", "CANARY-2"],
+        );
+        assert_eq!(e.to_string(), "[REDACTED]: [REDACTED] is wrong");
+    }
+
+    fn url(path: &str) -> connector_http::RedactedUrl {
+        connector_http::RedactedUrl::new(
+            url::Url::parse(&format!("https://acme.oomnitza.com{path}")).unwrap(),
+        )
     }
 
     #[test]
     fn display_names_request_and_maps_kinds() {
         let e = Error::new(ErrorKind::Api {
             status: StatusCode::CONFLICT,
-            errors: ApiErrors::Messages(vec!["dup".into()]),
+            body: ApiErrors::Messages(vec!["dup".into()]),
         })
-        .with_request(Method::POST, "/api/v3/users", 1);
+        .at(Method::POST, url("/api/v3/users"), 1);
         assert_eq!(
             e.to_string(),
-            "POST /api/v3/users: Oomnitza answered 409 Conflict: dup"
+            "Oomnitza POST /api/v3/users: answered HTTP 409 Conflict: dup"
         );
         assert!(e.is_conflict());
         assert!(!e.is_transient());
         assert_eq!(e.engine_kind(), EngineErrorKind::Api);
         let e = Error::new(ErrorKind::Api {
             status: StatusCode::BAD_GATEWAY,
-            errors: ApiErrors::Empty,
+            body: ApiErrors::Empty,
         })
-        .with_request(Method::GET, "/api/v3/users", 4);
+        .at(Method::GET, url("/api/v3/users"), 4);
         assert_eq!(
             e.to_string(),
-            "GET /api/v3/users (after 4 attempts): Oomnitza answered 502 Bad Gateway"
+            "Oomnitza GET /api/v3/users (after 4 attempts): answered HTTP 502 Bad Gateway"
         );
         assert!(e.is_transient());
         let c: ConnectorError = e.into();

@@ -1,22 +1,27 @@
-//! Sending requests: authentication, bounded concurrency, retries with jittered backoff,
-//! request statistics, error decoding and paging.
+//! Oomnitza's part of the send path: its credential (`Authorization2` or Basic), its
+//! paths, and `limit`/`skip` paging. Retries, backoff, `Retry-After`, the wait cap,
+//! counters, the concurrency limit, the body cap and redirect refusal are
+//! `connector_http`'s.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
-use http::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
+
+use connector_http::{
+    Authorization, HttpClient, Page, PageGuard, RedactedUrl, RequestContext, Settings, SystemClock,
+    Vendor, WaitScope, decode_json, paginate,
+};
+use futures::stream::BoxStream;
+use http::Method;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use sync_engine::ApiStats;
-use tokio::sync::Semaphore;
 use url::Url;
 
+pub(crate) use connector_http::Idempotency;
+pub(crate) use connector_http::items;
+
 use crate::api::list::ListItem;
-use crate::config::{Auth, ClientConfig, RetryPolicy};
+use crate::config::{Auth, ClientConfig};
 use crate::error::{ApiErrors, Error, ErrorKind};
 
 /// The header carrying the raw API token.
@@ -24,16 +29,6 @@ pub(crate) const AUTHORIZATION2: HeaderName = HeaderName::from_static("authoriza
 /// The header that allows writing fields marked non-editable.
 pub(crate) const IGNORE_META: HeaderName =
     HeaderName::from_static("oomnitza-ignore-meta-restriction");
-
-/// Whether a request may be sent again after a failure that the server might have acted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Idempotency {
-    /// Reads, patches, deletes, upserts: sending twice leaves the same state.
-    Idempotent,
-    /// Creates: only re-sent when the server surely did not process the first attempt
-    /// (429, or a connection that never opened). Callers look the record up otherwise.
-    NonIdempotent,
-}
 
 /// One request, reusable across attempts.
 #[derive(Debug, Clone)]
@@ -76,11 +71,8 @@ impl Request {
 
     /// Sets a JSON body.
     pub(crate) fn json<B: serde::Serialize + ?Sized>(mut self, body: &B) -> Result<Self, Error> {
-        let bytes = serde_json::to_vec(body).map_err(|e| {
-            Error::new(ErrorKind::InvalidInput(format!(
-                "could not serialise the request body: {e}"
-            )))
-        })?;
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| Error::config(format!("could not serialise the request body: {e}")))?;
         self.body = Some(bytes);
         Ok(self)
     }
@@ -96,36 +88,40 @@ impl Request {
         self.idempotency = idempotency;
         self
     }
+}
 
-    /// `/a/b/c`, for messages and logs (never the query, which may hold user data).
-    pub(crate) fn path(&self) -> String {
-        let mut p = String::new();
-        for s in &self.segments {
-            p.push('/');
-            p.push_str(s);
-        }
-        p
+/// Oomnitza's hooks: the credential. Throttling and transient statuses are the shared
+/// defaults (429 with `Retry-After`; 500, 502, 503, 504).
+struct Oomnitza {
+    auth: Authorization,
+}
+
+impl std::fmt::Debug for Oomnitza {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oomnitza")
+            .field("auth", &self.auth)
+            .finish()
     }
 }
 
-#[derive(Debug, Default)]
-struct Stats {
-    calls: AtomicU64,
-    retries: AtomicU64,
-    throttled: AtomicU64,
-    wait_micros: AtomicU64,
+impl Vendor for Oomnitza {
+    type Tag = ();
+    type Body = ApiErrors;
+
+    fn authorize(&self, (): (), builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        self.auth.apply(builder)
+    }
+
+    fn secrets(&self) -> Vec<SecretString> {
+        vec![self.auth.secret().clone()]
+    }
 }
 
 /// The shared state behind every handler of one client.
 pub(crate) struct Transport {
-    http: reqwest::Client,
+    http: HttpClient<Oomnitza>,
     base: Url,
-    auth: Auth,
-    retry: RetryPolicy,
-    limiter: Semaphore,
-    stats: Stats,
     page_size: u32,
-    max_response_bytes: u64,
     max_pages: u32,
 }
 
@@ -133,10 +129,8 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("base", &self.base.as_str())
-            .field("auth", &self.auth)
-            .field("retry", &self.retry)
+            .field("http", &self.http)
             .field("page_size", &self.page_size)
-            .field("max_response_bytes", &self.max_response_bytes)
             .field("max_pages", &self.max_pages)
             .finish_non_exhaustive()
     }
@@ -144,25 +138,32 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     pub(crate) fn new(config: ClientConfig) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .user_agent(config.user_agent.clone())
-            // Never follow a redirect: reqwest strips `Authorization` on a cross-host hop but
-            // not `Authorization2`, so a redirecting base URL would receive the token (and a
-            // 307 on a write would resend people's data there). A 3xx is an error instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Client(e)))?;
+        let p = &config.retry;
+        // One budget of attempts for every cause, and a cap per request (Oomnitza has no
+        // reset headers to pace by).
+        let retry = connector_http::RetryPolicy::new(
+            p.max_retries.saturating_add(1),
+            p.max_retries,
+            (p.base_delay, p.max_delay),
+            p.max_total_wait,
+            WaitScope::Request,
+        )
+        .shared_budget();
+        let settings = Settings::new(
+            (config.timeout, config.connect_timeout),
+            config.user_agent.clone(),
+            config.max_response_bytes,
+            retry,
+        )
+        .concurrency(config.concurrency);
+        let auth = match config.auth {
+            Auth::Token(token) => Authorization::Header(AUTHORIZATION2, token),
+            Auth::Basic { user, password } => Authorization::Basic { user, password },
+        };
         Ok(Transport {
-            http,
+            http: HttpClient::new(settings, Oomnitza { auth }, Arc::new(SystemClock))?,
             base: config.base_url,
-            auth: config.auth,
-            retry: config.retry,
-            limiter: Semaphore::new(config.concurrency.max(1)),
-            stats: Stats::default(),
             page_size: config.page_size.clamp(1, crate::config::MAX_PAGE_SIZE),
-            max_response_bytes: config.max_response_bytes.max(1),
             max_pages: config.max_pages.max(1),
         })
     }
@@ -176,84 +177,22 @@ impl Transport {
     }
 
     pub(crate) fn stats(&self) -> ApiStats {
-        ApiStats {
-            calls: self.stats.calls.load(Ordering::Relaxed),
-            throttled: self.stats.throttled.load(Ordering::Relaxed),
-            retries: self.stats.retries.load(Ordering::Relaxed),
-            rate_limit_wait: Duration::from_micros(self.stats.wait_micros.load(Ordering::Relaxed)),
-        }
+        self.http.stats()
     }
 
-    fn secret(&self) -> &SecretString {
-        match &self.auth {
-            Auth::Token(t) => t,
-            Auth::Basic { password, .. } => password,
-        }
+    fn url(&self, req: &Request) -> RedactedUrl {
+        let segments: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+        let query: Vec<(&str, &str)> = req.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        RedactedUrl::join(&self.base, &segments, &query)
     }
 
-    fn url(&self, req: &Request) -> Result<Url, Error> {
-        let mut url = self.base.clone();
-        {
-            let mut segs = url.path_segments_mut().map_err(|()| {
-                Error::new(ErrorKind::InvalidInput(
-                    "the Oomnitza base URL cannot have paths".to_owned(),
-                ))
-            })?;
-            segs.pop_if_empty();
-            for s in &req.segments {
-                segs.push(s);
-            }
+    /// The request, for errors that come after its answer.
+    pub(crate) fn context(&self, req: &Request) -> RequestContext {
+        RequestContext {
+            method: req.method.clone(),
+            url: self.url(req),
+            attempts: 1,
         }
-        if !req.query.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in &req.query {
-                pairs.append_pair(k, v);
-            }
-        }
-        Ok(url)
-    }
-
-    async fn attempt(
-        &self,
-        req: &Request,
-        url: &Url,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
-        let _permit = self.limiter.acquire().await;
-        self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let mut builder = self
-            .http
-            .request(req.method.clone(), url.clone())
-            .header(http::header::ACCEPT, "application/json");
-        builder = match &self.auth {
-            Auth::Token(token) => {
-                let value = HeaderValue::from_str(token.expose_secret());
-                match value {
-                    Ok(mut v) => {
-                        v.set_sensitive(true);
-                        builder.header(AUTHORIZATION2, v)
-                    }
-                    // A token with characters a header cannot carry is sent as nothing:
-                    // the server answers 401, and the token is never echoed.
-                    Err(_) => builder,
-                }
-            }
-            Auth::Basic { user, password } => {
-                builder.basic_auth(user, Some(password.expose_secret()))
-            }
-        };
-        if req.ignore_meta {
-            builder = builder.header(IGNORE_META, "1");
-        }
-        if let Some(body) = &req.body {
-            builder = builder
-                .header(CONTENT_TYPE, "application/json; charset=utf-8")
-                .body(body.clone());
-        }
-        let response = builder.send().await.map_err(Failure::Http)?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_body(response, self.max_response_bytes).await?;
-        Ok((status, headers, body))
     }
 
     /// Sends `req`, retrying transient failures; returns the body of a 2xx response.
@@ -263,188 +202,42 @@ impl Transport {
 
     /// [`Transport::send`], with the response headers.
     pub(crate) async fn send_full(&self, req: &Request) -> Result<(HeaderMap, Vec<u8>), Error> {
-        let url = self.url(req)?;
-        let path = req.path();
-        let mut attempt = 0u32;
-        let mut waited = Duration::ZERO;
-        loop {
-            attempt += 1;
-            let result = self.attempt(req, &url).await;
-            let (err, retryable, throttled, retry_after) = match result {
-                Ok((status, headers, body)) if status.is_success() => {
-                    tracing::debug!(method = %req.method, path = %path, status = status.as_u16(), attempt, "oomnitza request");
-                    return Ok((headers, body));
-                }
-                Err(Failure::TooLarge { declared }) => {
-                    // Not retried: the same answer would come again, and reading it is the
-                    // harm the limit prevents.
-                    tracing::warn!(method = %req.method, path = %path, limit = self.max_response_bytes, declared, "Oomnitza's response exceeds the size limit; stopped reading it");
-                    return Err(Error::new(ErrorKind::TooLarge {
-                        limit: self.max_response_bytes,
-                        declared,
-                    })
-                    .with_request(req.method.clone(), &path, attempt));
-                }
-                Ok((status, headers, _)) if status.is_redirection() => {
-                    let location = location(&headers, &url);
-                    tracing::warn!(method = %req.method, path = %path, status = status.as_u16(), location = %location, "Oomnitza answered with a redirect; not following it");
-                    return Err(
-                        Error::new(ErrorKind::Redirect { status, location }).with_request(
-                            req.method.clone(),
-                            &path,
-                            attempt,
-                        ),
-                    );
-                }
-                Ok((status, headers, body)) => {
-                    let errors = ApiErrors::parse(&body).scrub(self.secret().expose_secret());
-                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
-                    if throttled {
-                        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let transient = matches!(status.as_u16(), 500 | 502 | 503 | 504);
-                    let retryable =
-                        throttled || (transient && req.idempotency == Idempotency::Idempotent);
-                    let retry_after = if throttled || status == StatusCode::SERVICE_UNAVAILABLE {
-                        retry_after(&headers)
-                    } else {
-                        None
-                    };
-                    tracing::debug!(method = %req.method, path = %path, status = status.as_u16(), attempt, "oomnitza request failed");
-                    (
-                        Error::new(ErrorKind::Api { status, errors }),
-                        retryable,
-                        throttled,
-                        retry_after,
-                    )
-                }
-                Err(Failure::Http(e)) => {
-                    let idempotent = req.idempotency == Idempotency::Idempotent;
-                    tracing::debug!(method = %req.method, path = %path, attempt, timeout = e.is_timeout(), connect = e.is_connect(), "oomnitza request did not complete");
-                    if e.is_timeout() {
-                        (Error::new(ErrorKind::Timeout(e)), idempotent, false, None)
-                    } else if e.is_connect() {
-                        // The connection never opened: the server cannot have seen the
-                        // request, so even a create may be sent again.
-                        (Error::new(ErrorKind::Network(e)), true, false, None)
-                    } else {
-                        (Error::new(ErrorKind::Network(e)), idempotent, false, None)
-                    }
-                }
-            };
-            if !retryable || attempt > self.retry.max_retries {
-                return Err(err.with_request(req.method.clone(), &path, attempt));
-            }
-            let delay = retry_after
-                .filter(|d| !d.is_zero())
-                .unwrap_or_else(|| self.retry.backoff(attempt, rand::random::<f64>()));
-            if waited + delay > self.retry.max_total_wait {
-                tracing::warn!(method = %req.method, path = %path, attempt, "giving up: the retry wait cap is reached");
-                return Err(err.with_request(req.method.clone(), &path, attempt));
-            }
-            waited += delay;
-            self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            if throttled {
-                self.stats
-                    .wait_micros
-                    .fetch_add(delay.as_micros() as u64, Ordering::Relaxed);
-            }
-            tracing::info!(method = %req.method, path = %path, attempt, delay_ms = delay.as_millis() as u64, "retrying oomnitza request");
-            tokio::time::sleep(delay).await;
+        let mut request = connector_http::Request::new((), req.method.clone(), self.url(req))
+            .header(
+                http::header::ACCEPT,
+                HeaderValue::from_static("application/json"),
+            )
+            .idempotency(req.idempotency);
+        if req.ignore_meta {
+            request = request.header(IGNORE_META, HeaderValue::from_static("1"));
         }
+        if let Some(body) = &req.body {
+            request = request.json_bytes(body.clone());
+        }
+        let response = self.http.send(&request).await?;
+        Ok((response.headers, response.body))
+    }
+
+    /// Decodes a body `req` answered, naming the failing field path.
+    pub(crate) fn decode<T: DeserializeOwned>(
+        &self,
+        req: &Request,
+        body: &[u8],
+    ) -> Result<T, Error> {
+        decode_json(body, &self.http.vendor().secrets())
+            .map_err(|e: Error| e.with_request(self.context(req)))
     }
 
     /// Sends `req` and decodes a JSON response.
     pub(crate) async fn json<T: DeserializeOwned>(&self, req: &Request) -> Result<T, Error> {
         let body = self.send(req).await?;
-        decode(&body).map_err(|e| e.with_request(req.method.clone(), &req.path(), 1))
+        self.decode(req, &body)
     }
 
     /// Sends `req` and ignores the response body.
     pub(crate) async fn execute(&self, req: &Request) -> Result<(), Error> {
         self.send(req).await.map(drop)
     }
-}
-
-/// Why an attempt produced no response to look at.
-enum Failure {
-    /// The request could not be sent, or the body could not be read.
-    Http(reqwest::Error),
-    /// The body is larger than the limit (`declared`: its `Content-Length`, when sent).
-    TooLarge { declared: Option<u64> },
-}
-
-/// Reads a body chunk by chunk, giving up as soon as it would exceed `limit` bytes: a
-/// declared `Content-Length` above the limit fails before a byte is read, and a body without
-/// one (or lying about it) fails at the first chunk past the limit. The rest is never read;
-/// dropping the response closes the connection.
-async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, Failure> {
-    let declared = response.content_length();
-    if declared.is_some_and(|n| n > limit) {
-        return Err(Failure::TooLarge { declared });
-    }
-    // Never trust the declared size for the allocation beyond a first megabyte.
-    let initial = declared.map_or(0, |n| usize::try_from(n.min(1 << 20)).unwrap_or(0));
-    let mut body = Vec::with_capacity(initial);
-    while let Some(chunk) = response.chunk().await.map_err(Failure::Http)? {
-        if (body.len() as u64).saturating_add(chunk.len() as u64) > limit {
-            return Err(Failure::TooLarge { declared });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The `Location` of a redirect for messages: scheme, host, port and path only (a query
-/// or user-info part could carry someone's secret).
-fn location(headers: &HeaderMap, request_url: &Url) -> String {
-    let Some(raw) = headers.get(http::header::LOCATION) else {
-        return "(no Location header)".to_owned();
-    };
-    let raw = String::from_utf8_lossy(raw.as_bytes());
-    match request_url.join(&raw) {
-        Ok(mut url) => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.set_query(None);
-            url.set_fragment(None);
-            url.to_string()
-        }
-        Err(_) => "(an unreadable Location header)".to_owned(),
-    }
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is not used by Oomnitza as far as known).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-}
-
-/// Decodes JSON, naming the failing field path.
-pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        Error::new(ErrorKind::Decode {
-            path,
-            source: e.into_inner(),
-        })
-    })
-}
-
-/// Where a listing is, for the paging guards.
-#[derive(Debug, Default)]
-struct Paging {
-    skip: u64,
-    pages: u32,
-    received: u64,
-    /// The smallest `X-Total-Count` seen (a hint: it may be absent or change while paging).
-    total_hint: Option<u64>,
-    /// Ids of the records received so far.
-    seen: HashSet<String>,
 }
 
 /// `X-Total-Count`, when present and a number.
@@ -473,82 +266,55 @@ where
     T: DeserializeOwned + ListItem + Send + 'static,
 {
     let page_size = page_size.clamp(1, crate::config::MAX_PAGE_SIZE);
-    stream::try_unfold(Some(Paging::default()), move |state| {
+    let guard = PageGuard::new(u64::from(transport.max_pages));
+    paginate((guard, 0u64), move |(mut guard, skip)| {
         let transport = Arc::clone(&transport);
         let request = request.clone();
         async move {
-            let Some(mut st) = state else {
-                return Ok(None);
-            };
-            let path = request.path();
-            let stop = |reason: String| {
-                tracing::warn!(path = %path, %reason, "Oomnitza listing stopped");
-                Err(Error::new(ErrorKind::Paging { reason }).with_request(Method::GET, &path, 1))
-            };
-            let skip = st.skip;
             let req = request
                 .query("limit", page_size.to_string())
                 .query("skip", skip.to_string());
+            let stop = |reason: String| {
+                let context = transport.context(&req);
+                tracing::warn!(path = %context.path(), %reason, "Oomnitza listing stopped");
+                Err(Error::new(ErrorKind::Paging { reason }).with_request(context))
+            };
             let (headers, body) = transport.send_full(&req).await?;
-            let page: Vec<T> = decode(&body).map_err(|e| e.with_request(Method::GET, &path, 1))?;
-            st.pages += 1;
+            let page: Vec<T> = transport.decode(&req, &body)?;
             if page.is_empty() {
-                return Ok(None);
+                return Ok(Page::last(page));
             }
-            if let Some(total) = total_count(&headers) {
-                st.total_hint = Some(st.total_hint.map_or(total, |t| t.min(total)));
-            }
-            let n = page.len() as u64;
-            st.received += n;
-            let mut repeated = 0usize;
-            let mut example = None;
-            for item in &page {
-                if let Some(id) = item.listing_id()
-                    && !st.seen.insert(id.to_owned())
-                {
-                    repeated += 1;
-                    example.get_or_insert_with(|| id.to_owned());
-                }
-            }
-            if let Some(id) = example {
+            let ids = page.iter().map(ListItem::listing_id);
+            if let Some(repeats) = guard.page(ids, total_count(&headers)) {
                 return stop(format!(
-                    "the page at skip={skip} repeats {repeated} record(s) already received \
-                     (e.g. id {id}): the server seems to ignore `skip`, or the records moved \
-                     while they were paged"
+                    "the page at skip={skip} repeats {} record(s) already received \
+                     (e.g. id {}): the server seems to ignore `skip`, or the records moved \
+                     while they were paged",
+                    repeats.count, repeats.example
                 ));
             }
-            if let Some(total) = st.total_hint
-                && st.received > total.saturating_add(u64::from(page_size))
-            {
+            if let Some(total) = guard.over_total(u64::from(page_size)) {
                 return stop(format!(
                     "{} records received in {} page(s), more than X-Total-Count ({total}) plus \
                      one page",
-                    st.received, st.pages
+                    guard.received(),
+                    guard.pages()
                 ));
             }
+            let n = page.len() as u64;
             if n < u64::from(page_size) {
-                return Ok(Some((page, None)));
+                return Ok(Page::last(page));
             }
-            if st.pages >= transport.max_pages {
+            if guard.at_page_limit() {
                 return stop(format!(
                     "{} full page(s) ({} records) and still no last page: over the limit of {} \
                      pages per listing (`[oomnitza] max_pages`)",
-                    st.pages, st.received, transport.max_pages
+                    guard.pages(),
+                    guard.received(),
+                    guard.max_pages()
                 ));
             }
-            st.skip += n;
-            Ok(Some((page, Some(st))))
+            Ok(Page::then(page, (guard, skip + n)))
         }
     })
-    .boxed()
-}
-
-/// Flattens a page stream into an item stream.
-pub(crate) fn items<T: Send + 'static>(
-    pages: BoxStream<'static, Result<Vec<T>, Error>>,
-) -> BoxStream<'static, Result<T, Error>> {
-    pages
-        .map_ok(|page| stream::iter(page.into_iter().map(Ok)))
-        .try_flatten()
-        .boxed()
 }

@@ -1,16 +1,14 @@
 //! Admin API (quip-api.md §4.5–4.7, §11).
 
-use std::collections::HashSet;
-
+use connector_http::{Page, PageGuard, RedactedUrl, paginate};
 use futures::stream::{self, Stream, TryStreamExt};
 use http::Method;
 
 use crate::client::QuipClient;
-use crate::error::{Endpoint, ErrorKind, QuipError};
+use crate::error::{ErrorKind, QuipError};
 use crate::models::{AdminRoles, AdminUserInfo, AdminUserPage, User};
 use crate::ratelimit::ApiClass;
-use crate::redact::RedactedUrl;
-use crate::transport::{Request, Transport};
+use crate::transport::{get, post_form};
 
 /// Admin API. Get one with [`QuipClient::admin`]. Needs an admin's token (`ADMIN_READ`).
 #[derive(Debug, Clone)]
@@ -24,7 +22,7 @@ impl AdminHandler {
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> RedactedUrl {
-        Transport::url(&self.client.transport.base_url, segments, query)
+        RedactedUrl::join(&self.client.transport.base_url, segments, query)
     }
 
     /// `POST /1/admin/users/list`: the users of `company_id`, page by page.
@@ -52,7 +50,7 @@ impl AdminHandler {
         let url = self.url(&["1", "admin", "users", user_id], &query);
         self.client
             .transport
-            .send(Request::get(ApiClass::Admin, url))
+            .send(get(ApiClass::Admin, url))
             .await?
             .json()
     }
@@ -66,22 +64,12 @@ impl AdminHandler {
             &["1", "admin", "company", "admin-roles"],
             &[("company_id", company_id)],
         );
-        let mut req = Request::get(ApiClass::Admin, url);
-        req.unconfirmed = true;
-        self.client.transport.send(req).await?.json()
+        self.client
+            .transport
+            .send_unconfirmed(get(ApiClass::Admin, url))
+            .await?
+            .json()
     }
-}
-
-/// Where an admin listing is, for the paging guards.
-#[derive(Debug, Default)]
-struct Paging {
-    next: Option<u64>,
-    pages: u64,
-    received: u64,
-    /// The smallest `total_count` served (a hint: it may change while paging).
-    total_hint: Option<u64>,
-    /// Ids received so far.
-    seen: HashSet<String>,
 }
 
 /// A paged `POST /1/admin/users/list` (paging per quip-api.md §11: form fields
@@ -109,7 +97,7 @@ impl AdminListUsers {
     }
 
     fn url(&self) -> RedactedUrl {
-        Transport::url(
+        RedactedUrl::join(
             &self.client.transport.base_url,
             &["1", "admin", "users", "list"],
             &[],
@@ -125,7 +113,7 @@ impl AdminListUsers {
         ];
         self.client
             .transport
-            .send(Request::post_form(ApiClass::Admin, self.url(), form))
+            .send(post_form(ApiClass::Admin, self.url(), form))
             .await?
             .json()
     }
@@ -136,69 +124,58 @@ impl AdminListUsers {
     /// page repeating a user already received, more users than `total_count` plus one page,
     /// or more pages than the client's `max_pages`.
     pub fn pages(self) -> impl Stream<Item = Result<AdminUserPage, QuipError>> + Send + 'static {
-        let start = Paging {
-            next: Some(self.first_page),
-            ..Paging::default()
-        };
-        stream::try_unfold((self, start), |(this, mut st)| async move {
-            let Some(page_no) = st.next else {
-                return Ok(None);
-            };
-            let page = this.page(page_no).await?;
-            st.pages += 1;
-            let stop = |reason: String| {
-                let endpoint = Endpoint {
-                    method: Method::POST,
-                    url: this.url(),
+        let guard = PageGuard::new(self.client.transport.max_pages);
+        let first = self.first_page;
+        paginate(
+            (self, guard, first),
+            |(this, mut guard, page_no)| async move {
+                let page = this.page(page_no).await?;
+                let stop = |reason: String| {
+                    let url = this.url();
+                    tracing::warn!(url = %url, %reason, "Quip admin listing stopped");
+                    Err(QuipError::new(ErrorKind::Paging { reason }).at(Method::POST, url, 1))
                 };
-                tracing::warn!(endpoint = %endpoint, %reason, "Quip admin listing stopped");
-                Err(QuipError::new(ErrorKind::Paging { endpoint, reason }))
-            };
-            let repeated = page
-                .users
-                .iter()
-                .filter(|u| !st.seen.insert(u.id.clone()))
-                .count();
-            if repeated > 0 {
-                return stop(format!(
-                    "page {page_no} repeats {repeated} user(s) already received: the server \
-                     seems to ignore `page`, or users moved while they were paged"
-                ));
-            }
-            let received = page.users.len() as u64;
-            st.received += received;
-            if let Some(total) = page.total_count {
-                st.total_hint = Some(st.total_hint.map_or(total, |t| t.min(total)));
-            }
-            let page_size = u64::from(this.page_size).max(received);
-            if let Some(total) = st.total_hint
-                && st.received > total.saturating_add(page_size)
-            {
-                return stop(format!(
-                    "{} users received in {} page(s), more than total_count ({total}) plus one \
-                     page",
-                    st.received, st.pages
-                ));
-            }
-            st.next = match page.next_page {
-                Some(_) if page.users.is_empty() => None,
-                Some(n) if n <= page_no => {
+                let ids = page.users.iter().map(|u| Some(u.id.as_str()));
+                if let Some(repeats) = guard.page(ids, page.total_count) {
                     return stop(format!(
-                        "page {page_no} names next_page {n}, which does not move forward"
+                        "page {page_no} repeats {} user(s) already received: the server \
+                     seems to ignore `page`, or users moved while they were paged",
+                        repeats.count
                     ));
                 }
-                other => other,
-            };
-            let max_pages = this.client.transport.max_pages;
-            if st.next.is_some() && st.pages >= max_pages {
-                return stop(format!(
-                    "{} pages ({} users) and still no last page: over the limit of {max_pages} \
+                let page_size = u64::from(this.page_size).max(page.users.len() as u64);
+                if let Some(total) = guard.over_total(page_size) {
+                    return stop(format!(
+                        "{} users received in {} page(s), more than total_count ({total}) plus one \
+                     page",
+                        guard.received(),
+                        guard.pages()
+                    ));
+                }
+                let next = match page.next_page {
+                    Some(_) if page.users.is_empty() => None,
+                    Some(n) if n <= page_no => {
+                        return stop(format!(
+                            "page {page_no} names next_page {n}, which does not move forward"
+                        ));
+                    }
+                    other => other,
+                };
+                let Some(next) = next else {
+                    return Ok(Page::last(page));
+                };
+                if guard.at_page_limit() {
+                    return stop(format!(
+                        "{} pages ({} users) and still no last page: over the limit of {} \
                      pages per listing (`[quip] max_pages`)",
-                    st.pages, st.received
-                ));
-            }
-            Ok(Some((page, (this, st))))
-        })
+                        guard.pages(),
+                        guard.received(),
+                        guard.max_pages()
+                    ));
+                }
+                Ok(Page::then(page, (this, guard, next)))
+            },
+        )
     }
 
     /// Every user, page after page.

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use connector_http::{Clock, SystemClock};
 use secrecy::SecretString;
 use sync_engine::ApiStats;
 
 use crate::admin::AdminHandler;
-use crate::clock::{Clock, SystemClock};
 use crate::config::ClientConfig;
 use crate::error::QuipError;
 use crate::events::EventsHandler;
@@ -33,7 +33,6 @@ impl QuipClient {
     /// emulator).
     pub fn with_clock(config: ClientConfig, clock: Arc<dyn Clock>) -> Result<Self, QuipError> {
         let transport = Transport::new(config, clock)?;
-        transport.check_auth()?;
         Ok(QuipClient {
             transport: Arc::new(transport),
         })
@@ -76,22 +75,22 @@ impl QuipClient {
 
     /// Traffic so far: every attempt, throttled responses, retries, rate-limit wait.
     pub fn stats(&self) -> ApiStats {
-        self.transport.stats()
+        self.transport.http.stats()
     }
 
     /// Time spent in backoff after transient failures (not part of `rate_limit_wait`).
     pub fn backoff_wait(&self) -> Duration {
-        self.transport.backoff_wait()
+        self.transport.http.backoff_wait()
     }
 
     /// Everything waited (pacing, throttling, backoff) since the run started; compared
     /// against [`crate::RetryPolicy::wait_cap`].
     pub fn run_waited(&self) -> Duration {
-        self.transport.run_waited()
+        self.transport.http.run_waited()
     }
 
     /// Starts a new run: the wait cap counts from zero again. Counters keep going.
     pub fn begin_run(&self) {
-        self.transport.begin_run();
+        self.transport.http.begin_run();
     }
 }

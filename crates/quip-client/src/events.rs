@@ -5,19 +5,18 @@
 //! project's assumptions (shared with the emulator), isolated in [`EventFieldNames`] and
 //! [`CursorKind`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use connector_http::{Page, PageGuard, RedactedUrl, paginate};
 use futures::stream::{self, Stream, TryStreamExt};
 use http::Method;
 
 use crate::client::QuipClient;
-use crate::clock::from_usec;
-use crate::error::{Endpoint, ErrorKind, QuipError};
-use crate::models::{Event, EventCursor, EventPage};
+use crate::error::{ErrorKind, QuipError};
+use crate::models::{Event, EventCursor, EventPage, from_usec};
 use crate::ratelimit::ApiClass;
-use crate::redact::RedactedUrl;
-use crate::transport::{Request, Transport};
+use crate::transport::get;
 
 /// Names of the fields of an event that carry the actor and the time. Unconfirmed by
 /// Quip; the defaults match the emulator's documented assumption.
@@ -108,7 +107,7 @@ impl EventsHandler {
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> RedactedUrl {
-        Transport::url(&self.client.transport.base_url, segments, query)
+        RedactedUrl::join(&self.client.transport.base_url, segments, query)
     }
 
     /// Opens a cursor.
@@ -144,13 +143,14 @@ impl EventsHandler {
         let response = self
             .client
             .transport
-            .send(Request::get(ApiClass::Admin, url))
+            .send(get(ApiClass::Admin, url))
             .await?;
         let cursor: EventCursor = response.json()?;
         let cursor = cursor.next_cursor.ok_or_else(|| {
+            let r = response.context();
             QuipError::config(format!(
-                "{} answered without a next_cursor (is the Events API enabled?)",
-                response.endpoint
+                "{} {} answered without a next_cursor (is the Events API enabled?)",
+                r.method, r.url
             ))
         })?;
         Ok(OpenCursor { cursor, realtime })
@@ -180,7 +180,7 @@ impl EventsHandler {
         let url = self.page_url(company_id, cursor);
         self.client
             .transport
-            .send(Request::get(ApiClass::Admin, url))
+            .send(get(ApiClass::Admin, url))
             .await?
             .json()
     }
@@ -196,48 +196,42 @@ impl EventsHandler {
     ) -> impl Stream<Item = Result<EventPage, QuipError>> + Send + 'static {
         let this = self.clone();
         let company_id = company_id.into();
-        let mut used = HashSet::new();
-        used.insert(cursor.cursor.clone());
-        stream::try_unfold(
-            (this, company_id, Some(cursor), used, 0u64),
-            |(this, company_id, cursor, mut used, mut pages)| async move {
-                let Some(cursor) = cursor else {
-                    return Ok(None);
-                };
+        let guard = PageGuard::new(this.client.transport.max_pages);
+        paginate(
+            (this, company_id, cursor, guard),
+            |(this, company_id, cursor, mut guard)| async move {
                 let page = this.read_page(&company_id, &cursor).await?;
-                pages += 1;
+                guard.page([Some(cursor.cursor.as_str())], None);
+                let pages = guard.pages();
                 let stop = |reason: String| {
-                    let endpoint = Endpoint {
-                        method: Method::GET,
-                        url: this.page_url(&company_id, &cursor),
-                    };
-                    tracing::warn!(endpoint = %endpoint, %reason, "Quip Events paging stopped");
-                    Err(QuipError::new(ErrorKind::Paging { endpoint, reason }))
+                    let url = this.page_url(&company_id, &cursor);
+                    tracing::warn!(url = %url, %reason, "Quip Events paging stopped");
+                    Err(QuipError::new(ErrorKind::Paging { reason }).at(Method::GET, url, 1))
                 };
                 let more = page.more_to_read.unwrap_or(!page.events.is_empty());
                 let next = match (&page.next_cursor, more) {
                     (Some(c), true) => {
-                        if !used.insert(c.clone()) {
+                        if guard.is_seen(c) {
                             return stop(format!(
                                 "page {pages} hands back a cursor already read: the server \
                                  would serve the same events again"
                             ));
                         }
-                        Some(OpenCursor {
+                        OpenCursor {
                             cursor: c.clone(),
                             realtime: cursor.realtime,
-                        })
+                        }
                     }
-                    _ => None,
+                    _ => return Ok(Page::last(page)),
                 };
-                let max_pages = this.client.transport.max_pages;
-                if next.is_some() && pages >= max_pages {
+                if guard.at_page_limit() {
                     return stop(format!(
                         "{pages} pages and the server still has more: over the limit of \
-                         {max_pages} pages per cursor (`[quip] max_pages`)"
+                         {} pages per cursor (`[quip] max_pages`)",
+                        guard.max_pages()
                     ));
                 }
-                Ok(Some((page, (this, company_id, next, used, pages))))
+                Ok(Page::then(page, (this, company_id, next, guard)))
             },
         )
     }

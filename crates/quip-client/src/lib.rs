@@ -44,23 +44,24 @@
 //!   `X-Scim-RateLimit-*` and retry-after headers; 429 and 503 "Over Rate Limit" wait for
 //!   the reset (61 s when it is 0 or missing); other 5xx, timeouts and connection errors
 //!   back off with jitter; other 4xx are final; a cap on total waiting per run; counters
-//!   ([`sync_engine::ApiStats`]). Time goes through an injectable [`Clock`].
-//! - **Errors** — one [`QuipError`] (boxed [`ErrorKind`]) keeping the HTTP status and
-//!   Quip's `error_description`, naming the JSON path of decode failures, never holding a
-//!   token; converts into [`sync_engine::ConnectorError`].
+//!   ([`sync_engine::ApiStats`]). Time goes through an injectable [`Clock`]. The send path
+//!   itself (retries, backoff, the wait cap, counters, body cap, redirect refusal) is
+//!   `connector_http`'s; this crate adds Quip's hosts, tokens, pacing and throttling rules.
+//! - **Errors** — one [`QuipError`] (`connector_http`'s error, boxed [`ErrorKind`] and
+//!   request context) keeping the HTTP status and Quip's [`ApiErrorBody`], naming the JSON
+//!   path of decode failures, never holding a token; converts into
+//!   [`sync_engine::ConnectorError`].
 //! - **Source** — [`QuipSource`] implements [`sync_engine::Source`] (`quip`), offering the
 //!   fields of [`quip_fields`]; a page that fails for good makes the read incomplete.
 
 mod admin;
 mod client;
-mod clock;
 mod config;
 mod error;
 mod events;
 mod models;
 mod oauth;
 mod ratelimit;
-mod redact;
 mod scim;
 mod settings;
 mod source;
@@ -69,12 +70,12 @@ mod users;
 
 pub use admin::{AdminHandler, AdminListUsers};
 pub use client::QuipClient;
-pub use clock::{Clock, SystemClock};
 pub use config::{
     ClientConfig, DEFAULT_BASE_URL, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_SCIM_URL, RetryPolicy,
 };
-pub use error::{ApiErrorBody, Endpoint, ErrorKind, QuipError};
+pub use connector_http::{Clock, RedactedUrl, SystemClock};
+pub use error::{ApiErrorBody, ErrorKind, QuipError};
 pub use events::{CursorKind, EventFieldNames, EventsHandler, OpenCursor, fold_logins};
 pub use models::{
     AdminRole, AdminRoles, AdminUserInfo, AdminUserPage, BulkEntry, BulkLookup, Event, EventCursor,
@@ -82,7 +83,6 @@ pub use models::{
 };
 pub use oauth::{OAuthHandler, RefreshRequest, TokenInfo};
 pub use ratelimit::{ApiClass, RateLimitHeaders, Window};
-pub use redact::RedactedUrl;
 pub use scim::{ScimHandler, ScimListUsers};
 pub use settings::QuipSection;
 pub use source::{

@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::clock::from_usec;
+/// Converts Quip's microsecond timestamps to UTC.
+pub(crate) fn from_usec(usec: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(usec)
+}
 
 /// A Quip user (Automation API shape, quip-api.md §5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -427,6 +430,14 @@ fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn converts_quip_timestamps() {
+        assert_eq!(
+            from_usec(1_632_022_665_732_239).map(|t| t.to_rfc3339()),
+            Some("2021-09-19T03:37:45.732239+00:00".to_owned())
+        );
+    }
 
     #[test]
     fn scim_helpers() {

@@ -7,7 +7,8 @@ use crate::client::QuipClient;
 use crate::error::{ErrorKind, QuipError};
 use crate::models::TokenResponse;
 use crate::ratelimit::ApiClass;
-use crate::transport::{Auth, Request, Transport};
+use crate::transport::{Auth, Transport, get, post_form};
+use connector_http::RedactedUrl;
 
 /// OAuth2. Get one with [`QuipClient::oauth`].
 #[derive(Debug, Clone)]
@@ -62,7 +63,7 @@ impl OAuthHandler {
     /// Not repeated after a timeout or 5xx (a refresh may rotate tokens); throttled
     /// answers are retried, since a throttled request is not processed.
     pub async fn refresh(&self, request: &RefreshRequest) -> Result<TokenResponse, QuipError> {
-        let url = Transport::url(
+        let url = RedactedUrl::join(
             &self.client.transport.base_url,
             &["1", "oauth", "access_token"],
             &[],
@@ -79,29 +80,32 @@ impl OAuthHandler {
                 request.client_secret.expose_secret().to_owned(),
             ),
         ];
-        let mut req = Request::post_form(ApiClass::Automation, url, form);
-        req.auth = Auth::None;
-        req.idempotent = false;
+        let mut req = Transport::once(post_form(ApiClass::Automation, url, form));
+        req.tag.auth = Auth::None;
         let response = self.client.transport.send(req).await?;
         // Decode errors quote the offending value; keep them away from token bodies.
-        response
-            .json::<TokenResponse>()
-            .map_err(|e| match e.into_kind() {
-                ErrorKind::Decode { endpoint, path, .. } => QuipError::new(ErrorKind::Decode {
-                    endpoint,
+        response.json::<TokenResponse>().map_err(|e| {
+            let request = e.request().cloned();
+            let e = match e.into_kind() {
+                ErrorKind::Decode { path, .. } => QuipError::new(ErrorKind::Decode {
                     source: <serde_json::Error as serde::de::Error>::custom(format!(
                         "the token response does not have the expected shape at `{path}`"
                     )),
                     path,
                 }),
                 other => QuipError::new(other),
-            })
+            };
+            match request {
+                Some(r) => e.with_request(r),
+                None => e,
+            }
+        })
     }
 
     /// `GET /1/oauth/verify_token` with the client's token: `Some` when valid, `None`
     /// when Quip answers 401.
     pub async fn verify(&self) -> Result<Option<TokenInfo>, QuipError> {
-        let url = Transport::url(
+        let url = RedactedUrl::join(
             &self.client.transport.base_url,
             &["1", "oauth", "verify_token"],
             &[],
@@ -109,7 +113,7 @@ impl OAuthHandler {
         match self
             .client
             .transport
-            .send(Request::get(ApiClass::Automation, url))
+            .send(get(ApiClass::Automation, url))
             .await
         {
             Ok(r) if r.body.iter().all(u8::is_ascii_whitespace) => Ok(Some(TokenInfo {
@@ -118,7 +122,7 @@ impl OAuthHandler {
                 scope: None,
             })),
             Ok(r) => r.json().map(Some),
-            Err(e) if matches!(e.kind(), ErrorKind::Api { status: 401, .. }) => Ok(None),
+            Err(e) if e.is_auth() && e.status() == Some(http::StatusCode::UNAUTHORIZED) => Ok(None),
             Err(e) => Err(e),
         }
     }

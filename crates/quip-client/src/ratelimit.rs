@@ -1,5 +1,5 @@
-//! Rate-limit headers, proactive pacing, throttle waits and backoff: the pure maths of the
-//! send path, kept free of I/O so it can be tested exactly.
+//! Quip's rate-limit headers, proactive pacing and throttle waits: the pure maths behind
+//! Quip's hooks into the shared send path, kept free of I/O so it can be tested exactly.
 //!
 //! Quip reports three families of windows (quip-api.md §6): per user and API
 //! (`X-Ratelimit-*`; Automation 50/min + 750/h, Admin 100/min + 1,500/h), per company
@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use connector_http::{Wait, from_epoch_secs};
 use http::HeaderMap;
 
-use crate::clock::from_epoch_secs;
 use crate::config::RetryPolicy;
 
 /// Which API a request belongs to; each has its own per-user window.
@@ -147,15 +147,6 @@ struct Bucket {
     reset: SystemTime,
 }
 
-/// A wait decided by the pacer, with a reason for logs and errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wait {
-    /// How long.
-    pub duration: Duration,
-    /// Why, e.g. "per-company window (600) exhausted".
-    pub reason: String,
-}
-
 /// What the client knows about Quip's windows, updated from every response.
 #[derive(Debug, Default)]
 pub struct Pacer {
@@ -279,18 +270,6 @@ pub fn throttle_wait(
         wait = wait.max(policy.throttle_fallback);
     }
     wait
-}
-
-/// Backoff before retry number `retry` (1-based) after a transient failure: exponential
-/// from `base_delay`, capped at `max_delay`, with "equal jitter" (`jitter` in `0.0..1.0`
-/// picks a point in the upper half of the step).
-pub fn backoff(policy: &RetryPolicy, retry: u32, jitter: f64) -> Duration {
-    let exp = policy
-        .base_delay
-        .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
-        .min(policy.max_delay);
-    let half = exp / 2;
-    half + half.mul_f64(jitter.clamp(0.0, 1.0))
 }
 
 #[cfg(test)]
@@ -516,22 +495,5 @@ mod tests {
             throttle_wait(ApiClass::Scim, &h, now(), &policy),
             Duration::from_secs(5)
         );
-    }
-
-    #[test]
-    fn backoff_grows_caps_and_jitters_within_bounds() {
-        let p = RetryPolicy::default()
-            .base_delay(Duration::from_millis(100))
-            .max_delay(Duration::from_secs(1));
-        assert_eq!(backoff(&p, 1, 0.0), Duration::from_millis(50));
-        assert_eq!(backoff(&p, 1, 1.0), Duration::from_millis(100));
-        assert_eq!(backoff(&p, 2, 1.0), Duration::from_millis(200));
-        assert_eq!(backoff(&p, 3, 0.5), Duration::from_millis(300));
-        assert_eq!(backoff(&p, 5, 1.0), Duration::from_secs(1));
-        assert_eq!(backoff(&p, 60, 0.0), Duration::from_millis(500));
-        for retry in 1..8 {
-            let d = backoff(&p, retry, 0.37);
-            assert!(d >= Duration::from_millis(50) && d <= Duration::from_secs(1));
-        }
     }
 }

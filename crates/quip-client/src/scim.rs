@@ -2,16 +2,15 @@
 
 use std::collections::HashSet;
 
+use connector_http::{Page, PageGuard, RedactedUrl, paginate};
 use futures::stream::{self, Stream, StreamExt, TryStreamExt};
-
 use http::Method;
 
 use crate::client::QuipClient;
-use crate::error::{Endpoint, ErrorKind, QuipError};
+use crate::error::{ErrorKind, QuipError};
 use crate::models::{ScimListResponse, ScimUser};
 use crate::ratelimit::ApiClass;
-use crate::redact::RedactedUrl;
-use crate::transport::{Request, Transport};
+use crate::transport::get;
 
 /// SCIM API. Get one with [`QuipClient::scim`]. Uses the SCIM token when configured.
 #[derive(Debug, Clone)]
@@ -54,18 +53,6 @@ pub struct ScimListUsers {
     filter: Option<String>,
 }
 
-#[derive(Debug, Default)]
-struct Cursor {
-    next_index: u64,
-    done: bool,
-    pages: u64,
-    received: u64,
-    /// The smallest `totalResults` served (a hint: it may change while paging).
-    total_hint: Option<u64>,
-    /// Ids received so far.
-    seen: HashSet<String>,
-}
-
 impl ScimListUsers {
     /// Users per page to ask for. Default 100.
     pub fn count(mut self, n: u32) -> Self {
@@ -86,14 +73,14 @@ impl ScimListUsers {
         if let Some(f) = &self.filter {
             query.push(("filter", f.as_str()));
         }
-        Transport::url(&self.client.transport.scim_url, &["2", "Users"], &query)
+        RedactedUrl::join(&self.client.transport.scim_url, &["2", "Users"], &query)
     }
 
     /// One request from `start_index` (1-based).
     pub async fn page(&self, start_index: u64) -> Result<ScimListResponse, QuipError> {
         self.client
             .transport
-            .send(Request::get(ApiClass::Scim, self.url(start_index)))
+            .send(get(ApiClass::Scim, self.url(start_index)))
             .await?
             .json()
     }
@@ -103,67 +90,48 @@ impl ScimListUsers {
     /// received (a server ignoring `startIndex`), more users than `totalResults` plus one
     /// page, or more pages than the client's `max_pages`.
     pub fn pages(self) -> impl Stream<Item = Result<ScimListResponse, QuipError>> + Send + 'static {
-        let cursor = Cursor {
-            next_index: 1,
-            ..Cursor::default()
-        };
-        stream::try_unfold((self, cursor), |(this, mut cursor)| async move {
-            if cursor.done {
-                return Ok(None);
-            }
-            let start = cursor.next_index;
+        let guard = PageGuard::new(self.client.transport.max_pages);
+        paginate((self, guard, 1), |(this, mut guard, start)| async move {
             let page = this.page(start).await?;
-            cursor.pages += 1;
             let stop = |reason: String| {
-                let endpoint = Endpoint {
-                    method: Method::GET,
-                    url: this.url(start),
-                };
-                tracing::warn!(endpoint = %endpoint, %reason, "Quip SCIM listing stopped");
-                Err(QuipError::new(ErrorKind::Paging { endpoint, reason }))
+                let url = this.url(start);
+                tracing::warn!(url = %url, %reason, "Quip SCIM listing stopped");
+                Err(QuipError::new(ErrorKind::Paging { reason }).at(Method::GET, url, 1))
             };
             let received = page.resources.len() as u64;
-            let mut repeated = 0usize;
-            for u in &page.resources {
-                if !cursor.seen.insert(u.id.clone()) {
-                    repeated += 1;
-                }
-            }
-            if repeated > 0 {
+            let ids = page.resources.iter().map(|u| Some(u.id.as_str()));
+            if let Some(repeats) = guard.page(ids, page.total_results) {
                 return stop(format!(
-                    "the page at startIndex={start} repeats {repeated} user(s) already \
+                    "the page at startIndex={start} repeats {} user(s) already \
                      received: the server seems to ignore startIndex, or users moved while \
-                     they were paged"
+                     they were paged",
+                    repeats.count
                 ));
             }
-            cursor.received += received;
-            if let Some(total) = page.total_results {
-                cursor.total_hint = Some(cursor.total_hint.map_or(total, |t| t.min(total)));
-            }
             let page_size = u64::from(this.count).max(received);
-            if let Some(total) = cursor.total_hint
-                && cursor.received > total.saturating_add(page_size)
-            {
+            if let Some(total) = guard.over_total(page_size) {
                 return stop(format!(
                     "{} users received in {} page(s), more than totalResults ({total}) plus one \
                      page",
-                    cursor.received, cursor.pages
+                    guard.received(),
+                    guard.pages()
                 ));
             }
-            cursor.next_index += received;
-            cursor.done = received == 0
-                || page
-                    .total_results
-                    .is_some_and(|total| cursor.next_index > total);
-            let max_pages = this.client.transport.max_pages;
-            if !cursor.done && cursor.pages >= max_pages {
+            let next = start + received;
+            let done = received == 0 || page.total_results.is_some_and(|total| next > total);
+            if done {
+                return Ok(Page::last(page));
+            }
+            if guard.at_page_limit() {
                 return stop(format!(
-                    "{} pages ({} users) and still no last page: over the limit of {max_pages} \
+                    "{} pages ({} users) and still no last page: over the limit of {} \
                      pages per listing (`[quip] max_pages`)",
-                    cursor.pages, cursor.received
+                    guard.pages(),
+                    guard.received(),
+                    guard.max_pages()
                 ));
             }
-            Ok(Some((page, (this, cursor))))
+            Ok(Page::then(page, (this, guard, next)))
         })
     }
 

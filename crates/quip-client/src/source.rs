@@ -383,7 +383,7 @@ impl Gaps {
             self.gave_up = true;
         }
         let text = e.to_string();
-        let why = match e.status() {
+        let why = match e.status().map(|s| s.as_u16()) {
             Some(status) if !text.contains(&format!("HTTP {status}")) => {
                 format!("HTTP {status}: {text}")
             }
@@ -635,8 +635,8 @@ impl QuipSource {
             Ok(roles) => RoleLookup::Endpoint(roles.by_user()),
             // 404: the endpoint does not exist here; 403: the token is not an admin's.
             Err(e)
-                if matches!(e.kind(), ErrorKind::NotAvailable { .. })
-                    || e.status() == Some(403) =>
+                if matches!(e.kind(), ErrorKind::NotAvailable)
+                    || e.status() == Some(http::StatusCode::FORBIDDEN) =>
             {
                 tracing::info!(error = %e, "admin-role endpoint not available; using configured admins");
                 RoleLookup::Configured
@@ -664,7 +664,7 @@ impl QuipSource {
             );
             return HashMap::new();
         }
-        let now: DateTime<Utc> = self.client.transport.clock.now().into();
+        let now: DateTime<Utc> = self.client.transport.http.clock().now().into();
         let since =
             now - chrono::Duration::from_std(events.lookback).unwrap_or(chrono::Duration::zero());
         match self

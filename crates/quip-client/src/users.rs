@@ -6,7 +6,7 @@ use crate::client::QuipClient;
 use crate::error::{ErrorKind, QuipError};
 use crate::models::{BulkEntry, BulkLookup, User};
 use crate::ratelimit::ApiClass;
-use crate::transport::{Request, Transport};
+use crate::transport::get;
 
 /// Most keys one bulk lookup accepts.
 pub const BULK_LIMIT: usize = 1000;
@@ -23,7 +23,7 @@ impl UsersHandler {
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> crate::RedactedUrl {
-        Transport::url(&self.client.transport.base_url, segments, query)
+        crate::RedactedUrl::join(&self.client.transport.base_url, segments, query)
     }
 
     /// `GET /1/users/current`: the token owner, whose `company_id` every Admin call needs.
@@ -31,7 +31,7 @@ impl UsersHandler {
         let url = self.url(&["1", "users", "current"], &[]);
         self.client
             .transport
-            .send(Request::get(ApiClass::Automation, url))
+            .send(get(ApiClass::Automation, url))
             .await?
             .json()
     }
@@ -42,7 +42,7 @@ impl UsersHandler {
         let url = self.url(&["1", "users", id_or_email], &[]);
         self.client
             .transport
-            .send(Request::get(ApiClass::Automation, url))
+            .send(get(ApiClass::Automation, url))
             .await?
             .json()
     }
@@ -51,7 +51,7 @@ impl UsersHandler {
     pub async fn find(&self, id_or_email: &str) -> Result<Option<User>, QuipError> {
         match self.get(id_or_email).await {
             Ok(u) => Ok(Some(u)),
-            Err(e) if matches!(e.kind(), ErrorKind::Api { status: 404, .. }) => Ok(None),
+            Err(e) if matches!(e.kind(), ErrorKind::Api { .. }) && e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -74,7 +74,7 @@ impl UsersHandler {
         let response = self
             .client
             .transport
-            .send(Request::get(ApiClass::Automation, url))
+            .send(get(ApiClass::Automation, url))
             .await?;
         let raw: BTreeMap<String, serde_json::Value> = response.json()?;
         let mut out = BulkLookup::new();
@@ -106,7 +106,7 @@ impl UsersHandler {
         let url = self.url(&["1", "users", "contacts"], &[]);
         self.client
             .transport
-            .send(Request::get(ApiClass::Automation, url))
+            .send(get(ApiClass::Automation, url))
             .await?
             .json()
     }
@@ -114,13 +114,9 @@ impl UsersHandler {
 
 /// Puts the map key in front of a decode error's path, so it names the failing entry.
 fn prefix_path(error: QuipError, key: &str) -> QuipError {
-    match error.into_kind() {
-        ErrorKind::Decode {
-            endpoint,
-            path,
-            source,
-        } => QuipError::new(ErrorKind::Decode {
-            endpoint,
+    let request = error.request().cloned();
+    let error = match error.into_kind() {
+        ErrorKind::Decode { path, source } => QuipError::new(ErrorKind::Decode {
             path: if path == "." {
                 key.to_owned()
             } else {
@@ -129,5 +125,9 @@ fn prefix_path(error: QuipError, key: &str) -> QuipError {
             source,
         }),
         other => QuipError::new(other),
+    };
+    match request {
+        Some(r) => error.with_request(r),
+        None => error,
     }
 }

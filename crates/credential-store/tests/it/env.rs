@@ -1,5 +1,5 @@
 use credential_store::{CredentialProvider, EnvProvider, ErrorKind, KindMetadata, Placement};
-use reqwest::header::AUTHORIZATION;
+use http::header::AUTHORIZATION;
 
 use crate::{CANARY, api_key, assert_no_canary};
 

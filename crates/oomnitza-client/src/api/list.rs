@@ -8,7 +8,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::filter::{Filter, is_valid_field_name};
 use crate::models::{RunLog, SaasApp, SaasUser, User};
 use crate::transport::{Request, Transport, items, pages};
@@ -124,9 +124,7 @@ impl<T: DeserializeOwned + ListItem + Send + 'static> List<T> {
         if let Some(s) = &self.sort_by {
             let field = s.split(' ').next().unwrap_or_default();
             if !is_valid_field_name(field) {
-                return Err(Error::new(ErrorKind::InvalidInput(format!(
-                    "cannot sort by {field:?}"
-                ))));
+                return Err(Error::config(format!("cannot sort by {field:?}")));
             }
             req = req.query("sortby", s.clone());
         }

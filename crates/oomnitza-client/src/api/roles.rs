@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::Method;
 use serde_json::{Map, Value as Json};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::models::{RoleAssignment, RoleOverwrite, RoleUserResult, SaasRole};
 use crate::transport::{Idempotency, Request, Transport};
 
@@ -71,11 +71,7 @@ impl RolesHandler {
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| {
-            Error::new(ErrorKind::InvalidInput(format!(
-                "could not create the role {label:?}"
-            )))
-        }))
+        Err(last.unwrap_or_else(|| Error::config(format!("could not create the role {label:?}"))))
     }
 
     /// `POST /api/v3/saas/{id}/roles/users` `{"users":[user_id…],"roles":[role_id…]}`: adds
@@ -107,7 +103,6 @@ impl RolesHandler {
         if !is_array {
             return Ok(Vec::new());
         }
-        crate::transport::decode(&body)
-            .map_err(|e| e.with_request(req.method.clone(), &req.path(), 1))
+        self.t.decode(req, &body)
     }
 }

@@ -6,7 +6,7 @@ use futures::TryStreamExt;
 use http::Method;
 
 use crate::api::list::List;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::filter::Filter;
 use crate::models::{NewSaasApp, SaasApp, SaasCreated};
 use crate::transport::{Request, Transport};
@@ -64,10 +64,8 @@ impl SaasHandler {
         let req = Request::new(Method::POST, &["api", "v3", "saas"]).json(app)?;
         let created: SaasCreated = self.t.json(&req).await?;
         created.saas_id.ok_or_else(|| {
-            Error::new(ErrorKind::InvalidInput(
-                "Oomnitza created the SaaS application but sent no saas_id".to_owned(),
-            ))
-            .with_request(Method::POST, &req.path(), 1)
+            Error::config("Oomnitza created the SaaS application but sent no saas_id".to_owned())
+                .with_request(self.t.context(&req))
         })
     }
 
@@ -93,9 +91,9 @@ impl SaasHandler {
             }
         }
         Err(last.unwrap_or_else(|| {
-            Error::new(ErrorKind::InvalidInput(format!(
+            Error::config(format!(
                 "could not find or create the SaaS application {name:?}"
-            )))
+            ))
         }))
     }
 }

@@ -69,7 +69,7 @@ impl SaasUsersHandler {
                 item: format!("the external id of user {user_id}"),
                 message,
             })
-            .with_request(Method::POST, &req.path(), 1)),
+            .with_request(self.t.context(&req))),
             None => Ok(()),
         }
     }

@@ -7,7 +7,7 @@ use http::Method;
 use serde::Serialize;
 
 use crate::api::list::List;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::filter::{Filter, is_valid_field_name};
 use crate::models::{User, UsersMeta};
 use crate::transport::{Idempotency, Request, Transport};
@@ -100,9 +100,9 @@ impl UsersHandler {
         key: &str,
     ) -> Result<User, Error> {
         if !is_valid_field_name(sync_field) {
-            return Err(Error::new(ErrorKind::InvalidInput(format!(
+            return Err(Error::config(format!(
                 "sync field {sync_field:?} is not a valid field name"
-            ))));
+            )));
         }
         let mut last = None;
         for round in 1..=3u32 {
@@ -119,11 +119,7 @@ impl UsersHandler {
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| {
-            Error::new(ErrorKind::InvalidInput(
-                "create was never attempted".to_owned(),
-            ))
-        }))
+        Err(last.unwrap_or_else(|| Error::config("create was never attempted".to_owned())))
     }
 
     /// `PATCH /api/v3/users/{ident}`: sets the fields in `body` (200 with the record).
@@ -150,9 +146,7 @@ impl UsersHandler {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        crate::transport::decode(&body)
-            .map(Some)
-            .map_err(|e| e.with_request(Method::DELETE, &req.path(), 1))
+        self.t.decode(&req, &body).map(Some)
     }
 }
 

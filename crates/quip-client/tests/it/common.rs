@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+pub use connector_http::ManualClock;
 use quip_client::{ClientConfig, Clock, RetryPolicy};
 use secrecy::SecretString;
 
@@ -18,7 +19,7 @@ pub const CANARY: &str = "CANARY-quip-7f3a9";
 pub const SCIM_CANARY: &str = "CANARY-scim-51c2e";
 
 /// Epoch second the manual clock starts at.
-pub const T0: u64 = 1_700_000_000;
+pub const T0: u64 = ManualClock::START;
 
 /// A client configuration for a loopback server with the canary token.
 pub fn config(base: &str) -> ClientConfig {
@@ -32,38 +33,6 @@ pub fn config(base: &str) -> ClientConfig {
                 .base_delay(Duration::from_millis(500))
                 .max_delay(Duration::from_secs(8)),
         )
-}
-
-/// A clock whose sleeps return at once and move time forward; records every sleep.
-#[derive(Debug)]
-pub struct ManualClock {
-    now: Mutex<SystemTime>,
-    sleeps: Mutex<Vec<Duration>>,
-}
-
-impl ManualClock {
-    pub fn new() -> Arc<Self> {
-        Arc::new(ManualClock {
-            now: Mutex::new(SystemTime::UNIX_EPOCH + Duration::from_secs(T0)),
-            sleeps: Mutex::new(Vec::new()),
-        })
-    }
-
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.sleeps.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Clock for ManualClock {
-    fn now(&self) -> SystemTime {
-        *self.now.lock().unwrap()
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        *self.now.lock().unwrap() += duration;
-        self.sleeps.lock().unwrap().push(duration);
-    }
 }
 
 /// Adapter: the emulator's scaled clock as the client's clock (one shared timeline).

@@ -105,8 +105,11 @@ async fn one_user_by_id_or_email_and_unknown_user() {
     assert_eq!(u.name.as_deref(), Some("Jane Doe"));
     assert_eq!(client.users().find("NOPEnope123").await.unwrap(), None);
     let e = client.users().get("NOPEnope123").await.unwrap_err();
-    assert_eq!(e.status(), Some(404));
-    assert_eq!(e.error_description(), Some("User not found"));
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(404));
+    assert_eq!(
+        e.api_body().and_then(|b| b.error_description.as_deref()),
+        Some("User not found")
+    );
     by_email.assert_async().await;
     missing.assert_calls_async(2).await;
     unexpected.assert_calls_async(0).await;
@@ -418,10 +421,10 @@ async fn scim_find_by_email() {
         .page(1)
         .await
         .unwrap_err();
-    assert_eq!(e.status(), Some(400));
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(400));
     assert!(
         e.to_string()
-            .ends_with("HTTP 400: Unsupported filter: title pr"),
+            .ends_with("HTTP 400 Bad Request: Unsupported filter: title pr"),
         "{e}"
     );
     let u = client.scim().find_by_email("jane@acme.com").await.unwrap();
@@ -627,8 +630,11 @@ async fn auth_failure_keeps_status_and_description_and_maps_to_auth() {
     let unexpected = catch_all(&server).await;
     let e = client.users().current().await.unwrap_err();
     assert!(e.is_auth());
-    assert_eq!(e.status(), Some(401));
-    assert_eq!(e.error_description(), Some("Invalid access_token"));
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(401));
+    assert_eq!(
+        e.api_body().and_then(|b| b.error_description.as_deref()),
+        Some("Invalid access_token")
+    );
     let shown = e.to_string();
     assert!(
         shown.contains("HTTP 401") && shown.contains("Invalid access_token"),

@@ -1,0 +1,237 @@
+//! A scripted loopback server, a manual clock and a test vendor.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Request as AxumRequest, State};
+use axum::response::{IntoResponse, Response as AxumResponse};
+pub use connector_http::ManualClock;
+use connector_http::{
+    ApiBody, Authorization, Clock, HttpClient, RedactedUrl, RetryPolicy, Settings, Vendor, Wait,
+    WaitScope,
+};
+use secrecy::SecretString;
+
+/// A token that must never show up in an error, a URL shown or `Debug` output.
+pub const CANARY: &str = "CANARY-http-5e1d0";
+
+/// Epoch second the manual clock starts at.
+pub const T0: u64 = ManualClock::START;
+
+/// The test vendor's error body: the text, scrubbed.
+#[derive(Debug)]
+pub struct TextBody(pub String);
+
+impl fmt::Display for TextBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl ApiBody for TextBody {
+    const VENDOR: &'static str = "Acme";
+
+    fn parse(bytes: &[u8], secrets: &[&str]) -> Self {
+        let text = String::from_utf8_lossy(bytes).trim().to_owned();
+        TextBody(
+            secrets
+                .iter()
+                .filter(|s| !s.is_empty())
+                .fold(text, |t, s| t.replace(s, "[redacted]")),
+        )
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A vendor with the default classification, a bearer token and an optional one-off
+/// pacing wait.
+#[derive(Debug)]
+pub struct Acme {
+    pub auth: Authorization,
+    pub pace_once: Mutex<Option<Duration>>,
+    pub observed: Mutex<Vec<Option<String>>>,
+}
+
+impl Vendor for Acme {
+    type Tag = ();
+    type Body = TextBody;
+
+    fn authorize(&self, (): (), builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        self.auth.apply(builder)
+    }
+
+    fn secrets(&self) -> Vec<SecretString> {
+        vec![self.auth.secret().clone()]
+    }
+
+    fn pace(&self, (): (), _now: SystemTime) -> Option<Wait> {
+        self.pace_once.lock().unwrap().take().map(|duration| Wait {
+            duration,
+            reason: "window exhausted".into(),
+        })
+    }
+
+    fn observe(&self, (): (), headers: &http::HeaderMap, _now: SystemTime) {
+        let remaining = headers
+            .get("x-remaining")
+            .map(|v| v.to_str().unwrap().to_owned());
+        self.observed.lock().unwrap().push(remaining);
+    }
+}
+
+/// A policy with fast, bounded backoff.
+pub fn policy(scope: WaitScope) -> RetryPolicy {
+    RetryPolicy::new(
+        4,
+        3,
+        (Duration::from_millis(500), Duration::from_secs(8)),
+        Duration::from_secs(600),
+        scope,
+    )
+}
+
+/// A client for `server` with `policy`, the canary token and `clock`.
+pub fn client(clock: &Arc<ManualClock>, policy: RetryPolicy) -> HttpClient<Acme> {
+    client_with(clock, policy, 1 << 20)
+}
+
+pub fn client_with(
+    clock: &Arc<ManualClock>,
+    policy: RetryPolicy,
+    max_bytes: u64,
+) -> HttpClient<Acme> {
+    let settings = Settings::new(
+        (Duration::from_secs(5), Duration::from_secs(2)),
+        "connector-http-tests",
+        max_bytes,
+        policy,
+    );
+    let vendor = Acme {
+        auth: Authorization::Bearer(SecretString::from(CANARY)),
+        pace_once: Mutex::new(None),
+        observed: Mutex::new(Vec::new()),
+    };
+    let clock: Arc<dyn Clock> = clock.clone();
+    HttpClient::new(settings, vendor, clock).expect("client")
+}
+
+/// `base` + `path` as a URL to send to.
+pub fn url(base: &str, path: &str) -> RedactedUrl {
+    RedactedUrl::new(url::Url::parse(&format!("{base}{path}")).unwrap())
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: &str) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.to_owned(),
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// A request the server received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub authorization: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Script {
+    replies: VecDeque<Reply>,
+    seen: Vec<Seen>,
+    unexpected: usize,
+}
+
+/// A loopback server answering each request with the next scripted reply; a request
+/// beyond the script is answered 599 and counted as unexpected.
+pub struct ScriptedServer {
+    pub base: String,
+    script: Arc<Mutex<Script>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+async fn scripted(State(script): State<Arc<Mutex<Script>>>, req: AxumRequest) -> AxumResponse {
+    let reply = {
+        let mut s = script.lock().unwrap();
+        s.seen.push(Seen {
+            method: req.method().to_string(),
+            authorization: req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.to_str().unwrap().to_owned()),
+        });
+        let next = s.replies.pop_front();
+        if next.is_none() {
+            s.unexpected += 1;
+        }
+        next
+    };
+    let Some(reply) = reply else {
+        return (http::StatusCode::from_u16(599).unwrap(), "unexpected").into_response();
+    };
+    let mut response = (
+        http::StatusCode::from_u16(reply.status).unwrap(),
+        reply.body,
+    )
+        .into_response();
+    for (k, v) in reply.headers {
+        response.headers_mut().insert(
+            http::HeaderName::from_static(k),
+            http::HeaderValue::try_from(v).unwrap(),
+        );
+    }
+    response
+}
+
+impl ScriptedServer {
+    pub async fn start(replies: Vec<Reply>) -> Self {
+        let script = Arc::new(Mutex::new(Script {
+            replies: replies.into(),
+            ..Script::default()
+        }));
+        let app = axum::Router::new()
+            .fallback(scripted)
+            .with_state(Arc::clone(&script));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        ScriptedServer {
+            base,
+            script,
+            _task: task,
+        }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.script.lock().unwrap().seen.clone()
+    }
+
+    /// Every scripted reply was used and nothing else was asked.
+    pub fn assert_done(&self) {
+        let s = self.script.lock().unwrap();
+        assert!(s.replies.is_empty(), "unused replies: {:?}", s.replies);
+        assert_eq!(s.unexpected, 0, "unexpected requests");
+    }
+}
