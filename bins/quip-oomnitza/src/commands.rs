@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
-use credential_store::{CredentialError, ErrorKind, KeyringProvider};
+use anyhow::{Context as _, bail};
+use credential_store::{ErrorKind, KeyringProvider};
 use quip_oomnitza_pairing::PAIRING;
 use secrecy::{ExposeSecret as _, SecretString};
 use sync_engine::{SessionReport, SessionStatus, Stop};
@@ -25,11 +25,6 @@ use crate::prompt;
 
 /// The variable `credentials rotate --passphrase` reads the new passphrase from.
 const NEW_PASSPHRASE_VAR: &str = "QUIP_OOMNITZA_NEW_PASSPHRASE";
-
-/// A configuration or usage problem: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 /// What every command may need.
 pub struct Context {
@@ -52,10 +47,11 @@ impl Context {
     pub fn state(&self) -> anyhow::Result<StateDir> {
         let dir = match &self.state_dir {
             Some(d) => d.clone(),
-            None => StateDir::default_location(PAIRING.product.command)
-                .ok_or_else(|| anyhow!("no home directory: pass --state-dir DIR"))?,
+            None => StateDir::default_location(PAIRING.product.command).ok_or_else(|| {
+                RuntimeError::Usage("no home directory: pass --state-dir DIR".to_owned())
+            })?,
         };
-        Ok(StateDir::open(&dir)?)
+        Ok(StateDir::open(&dir).map_err(RuntimeError::from)?)
     }
 
     /// Progress bars (hidden with --quiet or when stderr is not a terminal).
@@ -76,55 +72,12 @@ impl Context {
     }
 }
 
-/// Credential-store errors that are the admin's to fix, not failures: a passphrase too weak
-/// for a new file, a credential file whose loose mode cannot be fixed.
-fn is_credential_usage_error(error: &CredentialError) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::WeakPassphrase { .. } | ErrorKind::Permissions { .. }
-    )
-}
-
-/// Exit code for an error that ended a command.
+/// Exit code for an error that ended a command: the runtime error's own (usage and
+/// configuration problems 2), else 1.
 pub fn exit_code_for(e: &anyhow::Error) -> u8 {
-    for cause in e.chain() {
-        if cause.downcast_ref::<UsageError>().is_some()
-            || cause.downcast_ref::<sync_runtime::ConfigError>().is_some()
-            || cause.downcast_ref::<sync_runtime::ConfigErrors>().is_some()
-        {
-            return exit::USAGE;
-        }
-        if let Some(r) = cause.downcast_ref::<RuntimeError>() {
-            return if r.is_config() {
-                exit::USAGE
-            } else {
-                exit::FAILURE
-            };
-        }
-        if let Some(sync_runtime::StateError::NoSuchSession(_)) =
-            cause.downcast_ref::<sync_runtime::StateError>()
-        {
-            return exit::USAGE;
-        }
-        match cause.downcast_ref::<sync_runtime::credentials::StoreError>() {
-            Some(
-                sync_runtime::credentials::StoreError::Exists { .. }
-                | sync_runtime::credentials::StoreError::NoPassphrase { .. },
-            ) => return exit::USAGE,
-            Some(sync_runtime::credentials::StoreError::Credential(c))
-                if is_credential_usage_error(c) =>
-            {
-                return exit::USAGE;
-            }
-            _ => {}
-        }
-        if let Some(c) = cause.downcast_ref::<CredentialError>()
-            && is_credential_usage_error(c)
-        {
-            return exit::USAGE;
-        }
-    }
-    exit::FAILURE
+    e.chain()
+        .find_map(|cause| cause.downcast_ref::<RuntimeError>())
+        .map_or(exit::FAILURE, RuntimeError::exit_code)
 }
 
 /// Prints to stdout (the command's output).
@@ -139,7 +92,7 @@ async fn load(
     ctx: &Context,
     path: &std::path::Path,
 ) -> anyhow::Result<(Config, StateDir, Integration)> {
-    let config = Config::load(path, &PAIRING)?;
+    let config = Config::load(path, &PAIRING).map_err(RuntimeError::from)?;
     let state = ctx.state()?;
     let store = ctx.store_in(&state);
     let integration = sync_runtime::build(&config, &store).await?;
@@ -161,7 +114,7 @@ fn print_report(report: &SessionReport, json: bool) -> anyhow::Result<()> {
 
 /// `validate`
 pub async fn validate(ctx: &Context, args: &crate::cli::ConfigArg) -> anyhow::Result<u8> {
-    let config = Config::load(&args.config, &PAIRING)?;
+    let config = Config::load(&args.config, &PAIRING).map_err(RuntimeError::from)?;
     let store = ctx.store()?;
     let integration = sync_runtime::build(&config, &store).await?;
     out(&format!(
@@ -270,7 +223,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     let schedule = if args.schedule {
         Some(Schedule::from_section(&config.file.schedule))
     } else if let Some(every) = &args.every {
-        let usage = |m: String| UsageError(format!("--every/--at: {m}"));
+        let usage = |m: String| RuntimeError::Usage(format!("--every/--at: {m}"));
         let mut section = config.file.schedule.clone();
         section.every = HumanDuration::parse(every).map_err(usage)?;
         section.at = args
@@ -340,25 +293,25 @@ pub async fn sandbox(_ctx: &Context, args: &SandboxArgs) -> anyhow::Result<u8> {
 }
 
 fn read_secret(from_env: Option<&str>) -> anyhow::Result<SecretString> {
-    let text = if let Some(var) = from_env {
-        SecretString::from(
-            std::env::var(var)
-                .map_err(|_| UsageError(format!("environment variable {var} is not set")))?,
-        )
-    } else if std::io::stdin().is_terminal() {
-        // Typed or pasted at a terminal: one line, not echoed.
-        prompt::read_hidden_line("paste the secret (it is not shown), then press Enter: ")
-            .context("cannot read the secret from the terminal")?
-    } else {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("cannot read the secret from stdin")?;
-        SecretString::from(s)
-    };
+    let text =
+        if let Some(var) = from_env {
+            SecretString::from(std::env::var(var).map_err(|_| {
+                RuntimeError::Usage(format!("environment variable {var} is not set"))
+            })?)
+        } else if std::io::stdin().is_terminal() {
+            // Typed or pasted at a terminal: one line, not echoed.
+            prompt::read_hidden_line("paste the secret (it is not shown), then press Enter: ")
+                .context("cannot read the secret from the terminal")?
+        } else {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the secret from stdin")?;
+            SecretString::from(s)
+        };
     let trimmed = text.expose_secret().trim();
     if trimmed.is_empty() {
-        bail!(UsageError("the secret is empty".to_owned()));
+        bail!(RuntimeError::Usage("the secret is empty".to_owned()));
     }
     Ok(SecretString::from(trimmed.to_owned()))
 }
@@ -370,7 +323,7 @@ fn read_new_passphrase() -> anyhow::Result<SecretString> {
     let new = match std::env::var(NEW_PASSPHRASE_VAR) {
         Ok(value) => SecretString::from(value),
         Err(std::env::VarError::NotUnicode(_)) => {
-            bail!(UsageError(format!(
+            bail!(RuntimeError::Usage(format!(
                 "{NEW_PASSPHRASE_VAR} is not valid UTF-8"
             )))
         }
@@ -380,24 +333,25 @@ fn read_new_passphrase() -> anyhow::Result<SecretString> {
                 credential_store::file::MIN_PASSPHRASE_CHARS
             ))
             .context("cannot read the new passphrase from the terminal")?;
-            credential_store::file::check_new_passphrase(&first)
-                .map_err(|reason| UsageError(format!("new passphrase refused: {reason}")))?;
+            credential_store::file::check_new_passphrase(&first).map_err(|reason| {
+                RuntimeError::Usage(format!("new passphrase refused: {reason}"))
+            })?;
             let again = prompt::read_hidden_line("the new passphrase again: ")
                 .context("cannot read the new passphrase from the terminal")?;
             if first.expose_secret() != again.expose_secret() {
-                bail!(UsageError(
+                bail!(RuntimeError::Usage(
                     "the two passphrases differ; the credential file is unchanged".to_owned()
                 ));
             }
             first
         }
-        Err(std::env::VarError::NotPresent) => bail!(UsageError(format!(
+        Err(std::env::VarError::NotPresent) => bail!(RuntimeError::Usage(format!(
             "set {NEW_PASSPHRASE_VAR} to the new passphrase (at least {} characters)",
             credential_store::file::MIN_PASSPHRASE_CHARS
         ))),
     };
     credential_store::file::check_new_passphrase(&new).map_err(|reason| {
-        UsageError(format!(
+        RuntimeError::Usage(format!(
             "{NEW_PASSPHRASE_VAR} refused: {reason}; the credential file is unchanged"
         ))
     })?;
@@ -410,7 +364,7 @@ pub async fn credentials(ctx: &Context, cmd: CredentialsCommand) -> anyhow::Resu
     match cmd {
         CredentialsCommand::Add(args) => add_credential(&store, &args).await,
         CredentialsCommand::List { json } => {
-            let list = store.list().await?;
+            let list = store.list().await.map_err(RuntimeError::from)?;
             if json {
                 out(&serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
@@ -423,7 +377,7 @@ pub async fn credentials(ctx: &Context, cmd: CredentialsCommand) -> anyhow::Resu
             Ok(exit::OK)
         }
         CredentialsCommand::Remove { name } => {
-            store.remove(&name).await?;
+            store.remove(&name).await.map_err(RuntimeError::from)?;
             out(&format!("removed credential \"{name}\""));
             Ok(exit::OK)
         }
@@ -447,7 +401,7 @@ async fn add_credential(store: &LocalStore, args: &CredentialAddArgs) -> anyhow:
                 sync_runtime::credentials::StoreError::Credential(c)
                     if matches!(c.kind(), ErrorKind::WeakPassphrase { .. })
             );
-            let e = anyhow::Error::new(e);
+            let e = anyhow::Error::new(RuntimeError::from(e));
             if weak {
                 e.context(format!(
                     "{} cannot protect a new credential file",
@@ -464,7 +418,10 @@ async fn add_credential(store: &LocalStore, args: &CredentialAddArgs) -> anyhow:
 async fn rotate_credential(store: &LocalStore, args: &CredentialRotateArgs) -> anyhow::Result<u8> {
     if args.passphrase {
         let new = read_new_passphrase()?;
-        store.rotate_passphrase(new).await?;
+        store
+            .rotate_passphrase(new)
+            .await
+            .map_err(RuntimeError::from)?;
         out(
             "credential file re-encrypted under the new passphrase; set QUIP_OOMNITZA_PASSPHRASE to it from now on",
         );
@@ -473,9 +430,12 @@ async fn rotate_credential(store: &LocalStore, args: &CredentialRotateArgs) -> a
     let name = args
         .name
         .as_deref()
-        .ok_or_else(|| UsageError("name the credential to rotate".to_owned()))?;
+        .ok_or_else(|| RuntimeError::Usage("name the credential to rotate".to_owned()))?;
     let secret = read_secret(args.from_env.as_deref())?;
-    let meta = store.rotate_secret(name, secret).await?;
+    let meta = store
+        .rotate_secret(name, secret)
+        .await
+        .map_err(RuntimeError::from)?;
     out(&format!("rotated {}", credentials::describe(&meta)));
     Ok(exit::OK)
 }
@@ -485,7 +445,12 @@ pub fn sessions(ctx: &Context, cmd: SessionsCommand) -> anyhow::Result<u8> {
     let state = ctx.state()?;
     match cmd {
         SessionsCommand::List { json, limit } => {
-            let sessions: Vec<SessionReport> = state.sessions()?.into_iter().take(limit).collect();
+            let sessions: Vec<SessionReport> = state
+                .sessions()
+                .map_err(RuntimeError::from)?
+                .into_iter()
+                .take(limit)
+                .collect();
             if json {
                 out(&serde_json::to_string_pretty(&sessions)?);
                 return Ok(exit::OK);
@@ -528,7 +493,7 @@ pub fn sessions(ctx: &Context, cmd: SessionsCommand) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         SessionsCommand::Show { id, json } => {
-            let report = state.session(&id)?;
+            let report = state.session(&id).map_err(RuntimeError::from)?;
             if json {
                 out(&serde_json::to_string_pretty(&report)?);
             } else {

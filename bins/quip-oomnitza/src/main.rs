@@ -17,16 +17,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 
-/// Exit codes (contract: architecture.md §6).
+/// Exit codes (contract: architecture.md §6): the runtime's, and the two signal codes of
+/// `run`.
 pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// Failure.
-    pub const FAILURE: u8 = 1;
-    /// Bad usage or configuration.
-    pub const USAGE: u8 = 2;
-    /// Finished with record errors or held deactivations.
-    pub const PARTIAL: u8 = 3;
+    pub use sync_runtime::exit::{FAILURE, OK, PARTIAL, USAGE};
     /// `run` stopped by SIGINT (128 + 2): the session is saved as `interrupted`.
     pub const SIGINT: u8 = 130;
     /// `run` stopped by SIGTERM (128 + 15): the session is saved as `interrupted`.

@@ -14,16 +14,27 @@ use crate::ledger::{Journal, Ledger, ReconcilingLedger};
 use crate::state::StateError;
 use crate::store::StateStore;
 
-/// Errors that stop a command before a session exists (configuration, state, plan files).
-/// Everything that happens during a run ends up in its [`SessionReport`] instead.
+/// Errors that stop a command before a session exists (configuration, credentials,
+/// state, plan files, a front end's usage problem). Everything that happens during a run
+/// ends up in its [`SessionReport`] instead.
+///
+/// Each error has its exit code ([`RuntimeError::exit_code`]) and a stable
+/// machine-readable kind ([`RuntimeError::kind`]) that a service can turn into a
+/// problem+json type.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// The configuration is wrong (exit code 2): every problem found.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigErrors),
+    /// A front end's usage problem: a bad option or input (exit code 2).
+    #[error("{0}")]
+    Usage(String),
     /// Local state could not be read or written, or another run holds the lock.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The credential store refused or failed.
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::StoreError),
     /// A plan file could not be read or written (a usage problem: exit code 2).
     #[error("plan file {path}: {message}")]
     PlanFile {
@@ -43,13 +54,77 @@ impl From<crate::config::ConfigError> for RuntimeError {
     }
 }
 
+impl From<credential_store::CredentialError> for RuntimeError {
+    fn from(e: credential_store::CredentialError) -> Self {
+        RuntimeError::Credentials(e.into())
+    }
+}
+
+/// Exit codes of the command-line contract.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// A failure.
+    pub const FAILURE: u8 = 1;
+    /// Bad usage or configuration: nothing was sent.
+    pub const USAGE: u8 = 2;
+    /// Finished, with record errors or held deactivations.
+    pub const PARTIAL: u8 = 3;
+}
+
 impl RuntimeError {
-    /// True for configuration and usage problems (exit code 2).
+    /// True for configuration and usage problems, which the user fixes (exit code 2).
     pub fn is_config(&self) -> bool {
+        use crate::credentials::StoreError;
+        use credential_store::ErrorKind as Cred;
         match self {
-            RuntimeError::Config(_) | RuntimeError::PlanFile { .. } => true,
+            RuntimeError::Config(_) | RuntimeError::Usage(_) | RuntimeError::PlanFile { .. } => {
+                true
+            }
             RuntimeError::Connector(e) => e.kind == sync_engine::ErrorKind::Config,
-            RuntimeError::State(_) => false,
+            RuntimeError::State(e) => matches!(e, StateError::NoSuchSession(_)),
+            RuntimeError::Credentials(e) => match e {
+                StoreError::Exists { .. } | StoreError::NoPassphrase { .. } => true,
+                StoreError::Credential(c) => matches!(
+                    c.kind(),
+                    Cred::WeakPassphrase { .. } | Cred::Permissions { .. }
+                ),
+            },
+        }
+    }
+
+    /// The exit code: [`exit::USAGE`] for what the user fixes, else [`exit::FAILURE`].
+    pub fn exit_code(&self) -> u8 {
+        if self.is_config() {
+            exit::USAGE
+        } else {
+            exit::FAILURE
+        }
+    }
+
+    /// A stable machine-readable kind: `config`, `usage`, `plan-file`, `locked`,
+    /// `no-such-session`, `state`, `credential-usage`, `credential`, or `connector-<kind>`
+    /// (`connector-auth`, `connector-config`, `connector-throttled`, `connector-transient`,
+    /// `connector-api`, `connector-decode`, `connector-other`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RuntimeError::Config(_) => "config",
+            RuntimeError::Usage(_) => "usage",
+            RuntimeError::PlanFile { .. } => "plan-file",
+            RuntimeError::State(StateError::Locked { .. }) => "locked",
+            RuntimeError::State(StateError::NoSuchSession(_)) => "no-such-session",
+            RuntimeError::State(_) => "state",
+            RuntimeError::Credentials(_) if self.is_config() => "credential-usage",
+            RuntimeError::Credentials(_) => "credential",
+            RuntimeError::Connector(e) => match e.kind {
+                sync_engine::ErrorKind::Auth => "connector-auth",
+                sync_engine::ErrorKind::Config => "connector-config",
+                sync_engine::ErrorKind::Throttled => "connector-throttled",
+                sync_engine::ErrorKind::Transient => "connector-transient",
+                sync_engine::ErrorKind::Api => "connector-api",
+                sync_engine::ErrorKind::Decode => "connector-decode",
+                sync_engine::ErrorKind::Other => "connector-other",
+            },
         }
     }
 }
