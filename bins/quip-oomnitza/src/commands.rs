@@ -252,7 +252,9 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
                     tracing::error!(error = %e, "cannot print the report");
                 }
             }
-            Err(e) => tracing::error!(error = %e, "scheduled run could not start"),
+            Err(e) => {
+                tracing::error!(error = %sync_engine::error::report(&e), "scheduled run could not start");
+            }
         }
     };
     // The signal stops the run in progress at a batch boundary and then the loop.

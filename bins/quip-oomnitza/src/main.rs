@@ -128,13 +128,10 @@ fn report_error(e: &anyhow::Error) {
         }
         return;
     }
+    // Every message says its own part only; its causes follow, one line each.
     let mut message = format!("error: {e}");
     for cause in e.chain().skip(1) {
-        // Wrapping errors often repeat their cause's text: say each thing once.
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            let _ = write!(message, "\n  caused by: {text}");
-        }
+        let _ = write!(message, "\n  caused by: {cause}");
     }
     #[allow(clippy::print_stderr)]
     {

@@ -157,7 +157,7 @@ pub enum ErrorKind {
     #[error(transparent)]
     Stale(StalePlan),
     /// Reading the source failed.
-    #[error("reading the source ({system}) failed: {source}")]
+    #[error("reading the source ({system}) failed")]
     Source {
         /// The source's system name.
         system: String,
@@ -166,7 +166,7 @@ pub enum ErrorKind {
         source: ConnectorError,
     },
     /// Validating, reading or finishing a target collection failed.
-    #[error("{stage} {collection} in {system} failed: {source}")]
+    #[error("{stage} {collection} in {system} failed")]
     Target {
         /// The target's system name.
         system: String,
@@ -179,7 +179,7 @@ pub enum ErrorKind {
         source: ConnectorError,
     },
     /// A plan file could not be read or written.
-    #[error("the plan file is not valid: {0}")]
+    #[error("the plan file is not valid")]
     PlanFile(#[source] serde_json::Error),
 }
 
@@ -217,6 +217,27 @@ impl Error {
                     ..
                 }
         )
+    }
+}
+
+/// An error and its causes, joined with `: ` — the whole story on one line, each part once
+/// (messages never repeat their cause; the cause is the error's `source`).
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+impl Error {
+    /// The error with its causes on one line (see [`report`]): what a session report's
+    /// `fatal` and the logs show.
+    pub fn report(&self) -> String {
+        report(self)
     }
 }
 
@@ -275,6 +296,34 @@ mod tests {
         );
         let p = Position::at(text, text.find('f').expect("f"));
         assert_eq!((p.line, p.col), (2, 5));
+    }
+
+    #[test]
+    fn messages_never_repeat_their_cause_and_the_report_says_each_part_once() {
+        let cause = ConnectorError::new(
+            crate::connector::ErrorKind::Auth,
+            "401 Unauthorized: token rejected",
+        );
+        let e = Error::from(ErrorKind::Source {
+            system: "directory".into(),
+            source: cause,
+        });
+        assert_eq!(e.to_string(), "reading the source (directory) failed");
+        assert_eq!(
+            e.report(),
+            "reading the source (directory) failed: 401 Unauthorized: token rejected"
+        );
+        let mut chain = Vec::new();
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = next {
+            chain.push(c.to_string());
+            next = c.source();
+        }
+        for (i, part) in chain.iter().enumerate() {
+            for later in &chain[i + 1..] {
+                assert!(!part.contains(later.as_str()), "{part:?} repeats {later:?}");
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ use sync_engine::{
     PlannedSync, Progress, SessionReport, Source, Stop, SyncDefinition, SyncPlan, Target, pipeline,
 };
 
+use sync_engine::error::report as error_report;
+
 use crate::ledger::{Journal, Ledger, ReconcilingLedger};
 use crate::state::StateError;
 use crate::store::StateStore;
@@ -215,7 +217,7 @@ impl Integration {
         let _lock = match state.lock(self.name()).await {
             Ok(lock) => lock,
             Err(e @ StateError::Locked { .. }) => {
-                return Ok((None, self.failed_report(started, &e.to_string(), true)));
+                return Ok((None, self.failed_report(started, &error_report(&e), true)));
             }
             Err(e) => return Err(e.into()),
         };
@@ -244,7 +246,7 @@ impl Integration {
                     pipeline::execute(&planned, self.target.as_ref(), &exec, progress).await;
                 (Some(planned), outcome.report)
             }
-            Err(e) => (None, self.failed_report(started, &e.to_string(), true)),
+            Err(e) => (None, self.failed_report(started, &error_report(&e), true)),
         };
         self.rebase_stats(&mut report, &mark);
         state.save_session(&report).await?;
@@ -272,8 +274,8 @@ impl Integration {
         let _lock = match state.lock(self.name()).await {
             Ok(lock) => lock,
             Err(e @ StateError::Locked { .. }) => {
-                tracing::error!(integration = %self.name(), error = %e, "sync could not start");
-                return Ok(self.failed_report(started, &e.to_string(), false));
+                tracing::error!(integration = %self.name(), error = %error_report(&e), "sync could not start");
+                return Ok(self.failed_report(started, &error_report(&e), false));
             }
             Err(e) => return Err(e.into()),
         };
@@ -321,8 +323,8 @@ impl Integration {
                 report
             }
             Some(Err(e)) => {
-                tracing::error!(integration = %self.name(), error = %e, "sync failed before writing");
-                self.failed_report(started, &e.to_string(), false)
+                tracing::error!(integration = %self.name(), error = %error_report(&e), "sync failed before writing");
+                self.failed_report(started, &error_report(&e), false)
             }
             Some(Ok(mut planned)) => {
                 // Both sides were read completely: settle what a killed run left unconfirmed
@@ -339,7 +341,10 @@ impl Integration {
                 if let Err(e) = saved {
                     self.failed_report(
                         started,
-                        &format!("the state directory cannot be written, nothing was sent: {e}"),
+                        &format!(
+                            "the state directory cannot be written, nothing was sent: {}",
+                            error_report(&e)
+                        ),
                         false,
                     )
                 } else {
@@ -349,9 +354,12 @@ impl Integration {
         };
         self.rebase_stats(&mut report, &mark);
         if let Err(e) = state.save_session(&report).await {
-            tracing::error!(integration = %self.name(), error = %e, "cannot save the session report");
+            tracing::error!(integration = %self.name(), error = %error_report(&e), "cannot save the session report");
             if report.fatal.is_none() {
-                report.fatal = Some(format!("the session report could not be saved: {e}"));
+                report.fatal = Some(format!(
+                    "the session report could not be saved: {}",
+                    error_report(&e)
+                ));
                 report.status = sync_engine::SessionStatus::Failed;
             }
         }
@@ -442,7 +450,7 @@ impl Integration {
 pub fn write_plan(path: &Path, plan: &SyncPlan) -> Result<(), RuntimeError> {
     crate::state::write_json_atomic(path, plan).map_err(|e| RuntimeError::PlanFile {
         path: path.to_owned(),
-        message: e.to_string(),
+        message: error_report(&e),
     })
 }
 
@@ -454,6 +462,6 @@ pub fn read_plan(path: &Path) -> Result<SyncPlan, RuntimeError> {
     })?;
     SyncPlan::from_json(&text).map_err(|e| RuntimeError::PlanFile {
         path: path.to_owned(),
-        message: format!("not a valid plan: {e}"),
+        message: format!("not a valid plan: {}", error_report(&e)),
     })
 }

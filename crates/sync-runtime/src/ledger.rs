@@ -272,7 +272,7 @@ impl<'a> Journal<'a> {
             self.store
                 .save_ledger(self.integration, &inner.ledger)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| sync_engine::error::report(&e))?;
             inner.dirty = false;
         }
         inner.error.clone().map_or(Ok(()), Err)
@@ -295,7 +295,11 @@ impl sync_engine::WriteAhead for Journal<'_> {
                 .save_ledger(self.integration, &inner.ledger)
                 .await
             {
-                let message = format!("the {} cannot be written: {e}", self.store.describe());
+                let message = format!(
+                    "the {} cannot be written: {}",
+                    self.store.describe(),
+                    sync_engine::error::report(&e)
+                );
                 inner.error.get_or_insert_with(|| message.clone());
                 return Err(message);
             }

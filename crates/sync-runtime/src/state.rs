@@ -22,7 +22,7 @@ use crate::store::{RunGuard, StateStore};
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// File system trouble, with the path involved.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done.
         action: &'static str,
@@ -33,7 +33,7 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// A state file does not decode.
-    #[error("{path} is corrupt: {source}")]
+    #[error("{path} is corrupt")]
     Corrupt {
         /// Which file.
         path: PathBuf,

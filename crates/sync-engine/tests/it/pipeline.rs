@@ -307,7 +307,7 @@ async fn fatal_errors_stop_the_plan() {
         .unwrap_err();
     assert!(!err.is_config());
     assert_eq!(
-        err.to_string(),
+        err.report(),
         "reading the source (quip) failed: 401 Unauthorized: token rejected"
     );
     assert_eq!(sync_engine::Source::stats(&source).calls, 1);
@@ -331,7 +331,7 @@ async fn fatal_errors_stop_the_plan() {
         .unwrap_err();
     assert!(err.is_config());
     assert_eq!(
-        err.to_string(),
+        err.report(),
         "validating users in oomnitza failed: field quip_user_id does not exist (collection users)"
     );
 }
@@ -392,7 +392,7 @@ async fn saved_plans_round_trip_and_stale_plans_are_refused() {
     assert!(
         SyncPlan::from_json(&bad)
             .unwrap_err()
-            .to_string()
+            .report()
             .contains("version 99")
     );
     bad.truncate(40);
