@@ -250,7 +250,7 @@ mod tests {
             "client",
             SecretString::from("cs"),
             SecretString::from("rt"),
-            "https://platform.quip.com/1/oauth/access_token",
+            "https://auth.example.com/1/oauth/access_token",
         )
         .unwrap()
     }

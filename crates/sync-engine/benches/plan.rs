@@ -250,14 +250,14 @@ fn main() {
             continue;
         }
         let status = Command::new(&exe)
-            .args(["--child", &n.to_string(), &runs.to_string()])
+            .args(["--bench", "--child", &n.to_string(), &runs.to_string()])
             .status()
             .expect("run child");
         assert!(status.success(), "benchmark child for {n} failed");
     }
     if wanted.is_empty() || wanted.contains(&0) {
         let status = Command::new(&exe)
-            .args(["--child-map", "100000"])
+            .args(["--bench", "--child-map", "100000"])
             .status()
             .expect("run child");
         assert!(status.success(), "mapping benchmark failed");

@@ -329,13 +329,13 @@ mod tests {
     #[test]
     fn stale_message_is_clear() {
         let e = StalePlan {
-            what: "Oomnitza users".into(),
+            what: "people users".into(),
             expected: "abcdef0123456789".into(),
             actual: "0011223344556677".into(),
         };
         assert_eq!(
             e.to_string(),
-            "the plan is stale: Oomnitza users changed since it was made (fingerprint abcdef012345… ≠ 001122334455…); make a new plan"
+            "the plan is stale: people users changed since it was made (fingerprint abcdef012345… ≠ 001122334455…); make a new plan"
         );
     }
 }

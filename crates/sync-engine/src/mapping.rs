@@ -488,14 +488,14 @@ mod tests {
 
     #[test]
     fn spec_lists_every_written_field() {
-        let m = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+        let m = MappingConfig::new(KeyMapping::new("id", "directory_id"))
             .fallback(KeyMapping::new("email", "email"))
             .field("full_name", "{{ name }}")
             .compile(Collection::Users, Some(&fields()))
             .expect("valid");
         let names: Vec<&str> = m.spec().fields.iter().map(AsRef::as_ref).collect();
-        assert_eq!(names, ["email", "full_name", "quip_user_id"]);
-        assert_eq!(&*m.spec().sync_key, "quip_user_id");
+        assert_eq!(names, ["directory_id", "email", "full_name"]);
+        assert_eq!(&*m.spec().sync_key, "directory_id");
         assert_eq!(m.spec().fallback_keys.len(), 1);
     }
 }
