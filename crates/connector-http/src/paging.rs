@@ -154,6 +154,16 @@ impl PageGuard {
     pub fn max_pages(&self) -> u64 {
         self.max_pages
     }
+
+    /// Why a listing stops at the page limit: how far it got, in `records` (e.g. `users`),
+    /// and the `setting` that raises the limit (e.g. ``[quip] max_pages``).
+    pub fn limit_message(&self, records: &str, setting: &str) -> String {
+        format!(
+            "{} pages ({} {records}) and still no last page: over the limit of {} pages per \
+             listing (`{setting}`)",
+            self.pages, self.received, self.max_pages
+        )
+    }
 }
 
 #[cfg(test)]

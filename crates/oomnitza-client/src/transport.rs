@@ -306,13 +306,7 @@ where
                 return Ok(Page::last(page));
             }
             if guard.at_page_limit() {
-                return stop(format!(
-                    "{} full page(s) ({} records) and still no last page: over the limit of {} \
-                     pages per listing (`[oomnitza] max_pages`)",
-                    guard.pages(),
-                    guard.received(),
-                    guard.max_pages()
-                ));
+                return stop(guard.limit_message("records", "[oomnitza] max_pages"));
             }
             Ok(Page::then(page, (guard, skip + n)))
         }

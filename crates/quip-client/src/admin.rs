@@ -165,13 +165,7 @@ impl AdminListUsers {
                     return Ok(Page::last(page));
                 };
                 if guard.at_page_limit() {
-                    return stop(format!(
-                        "{} pages ({} users) and still no last page: over the limit of {} \
-                     pages per listing (`[quip] max_pages`)",
-                        guard.pages(),
-                        guard.received(),
-                        guard.max_pages()
-                    ));
+                    return stop(guard.limit_message("users", "[quip] max_pages"));
                 }
                 Ok(Page::then(page, (this, guard, next)))
             },
