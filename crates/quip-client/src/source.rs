@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use compact_str::CompactString;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use sync_engine::{
     ApiStats, Completeness, ConnectorError, FieldKind, FieldSpec, Fields, Progress, ProgressEvent,
     Source, SourceRecord, SourceSnapshot, Stage, UnknownFields, Value,
@@ -457,6 +457,9 @@ pub fn quip_fields() -> Vec<FieldSpec> {
     ]
 }
 
+/// One listing page: its users as rows, and the total the server reports.
+type RowPage = (Vec<Row>, Option<u64>);
+
 impl QuipSource {
     /// A source reading through `client`.
     pub fn new(client: QuipClient, config: QuipSourceConfig) -> Self {
@@ -507,46 +510,40 @@ impl QuipSource {
                 by: added,
             });
         };
-        let failure = match self.config.listing {
-            Listing::Scim => {
-                let mut pages = Box::pin(
-                    self.client
-                        .scim()
-                        .list_users()
-                        .count(self.config.page_size)
-                        .pages(),
-                );
-                loop {
-                    match pages.next().await {
-                        None => break None,
-                        Some(Ok(page)) => {
-                            pages_read += 1;
-                            let users = page.resources.into_iter().map(Row::from_scim).collect();
-                            handle(users, page.total_results, pages_read);
-                        }
-                        Some(Err(e)) => break Some(e),
-                    }
+        // Either listing, as pages of rows with the total the server reports.
+        let mut pages: futures::stream::BoxStream<'_, Result<RowPage, QuipError>> =
+            match self.config.listing {
+                Listing::Scim => self
+                    .client
+                    .scim()
+                    .list_users()
+                    .count(self.config.page_size)
+                    .pages()
+                    .map_ok(|page| {
+                        let users = page.resources.into_iter().map(Row::from_scim).collect();
+                        (users, page.total_results)
+                    })
+                    .boxed(),
+                Listing::Admin => self
+                    .client
+                    .admin()
+                    .list_users(company_id)
+                    .page_size(self.config.page_size)
+                    .pages()
+                    .map_ok(|page| {
+                        let users = page.users.into_iter().map(Row::from_user).collect();
+                        (users, page.total_count)
+                    })
+                    .boxed(),
+            };
+        let failure = loop {
+            match pages.next().await {
+                None => break None,
+                Some(Ok((users, page_total))) => {
+                    pages_read += 1;
+                    handle(users, page_total, pages_read);
                 }
-            }
-            Listing::Admin => {
-                let mut pages = Box::pin(
-                    self.client
-                        .admin()
-                        .list_users(company_id)
-                        .page_size(self.config.page_size)
-                        .pages(),
-                );
-                loop {
-                    match pages.next().await {
-                        None => break None,
-                        Some(Ok(page)) => {
-                            pages_read += 1;
-                            let users = page.users.into_iter().map(Row::from_user).collect();
-                            handle(users, page.total_count, pages_read);
-                        }
-                        Some(Err(e)) => break Some(e),
-                    }
-                }
+                Some(Err(e)) => break Some(e),
             }
         };
         if let Some(e) = failure {
