@@ -9,13 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use sync_engine::settings::{ByteSize, HttpUrl, HumanDuration, Problem};
+use toml::de::DeTable;
 
 use crate::connector::{Pairing, SourceSection, TargetSection};
 
@@ -448,53 +448,50 @@ impl RuntimeSections {
 const RUNTIME_SECTIONS: [&str; 5] = ["integration", "schedule", "mapping", "filters", "run"];
 
 /// A configuration file being loaded, as connector factories see it: read a section into
-/// its own type, and place problems in the file.
-#[derive(Debug, Clone, Copy)]
+/// its own type, and place problems in the file. The text is parsed once; sections and
+/// error positions come from that one parse.
+#[derive(Debug)]
 pub struct ConfigDoc<'a> {
     path: &'a Path,
     text: &'a str,
+    root: Result<toml::Spanned<DeTable<'a>>, toml::de::Error>,
 }
 
 impl<'a> ConfigDoc<'a> {
     /// The document at `path` with this text.
     pub fn new(path: &'a Path, text: &'a str) -> Self {
-        ConfigDoc { path, text }
+        ConfigDoc {
+            path,
+            text,
+            root: DeTable::parse(text),
+        }
+    }
+
+    /// The parsed top-level table, when the text is TOML.
+    fn table(&self) -> Option<&DeTable<'a>> {
+        self.root.as_ref().ok().map(toml::Spanned::get_ref)
     }
 
     /// Reads section `name` into `T` (its `Default` when the file has no such section).
     /// A value of the wrong type, or a key `T` does not know (`deny_unknown_fields`), is an
     /// error placed at its line and column.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
-        struct Pick<'n, T>(&'n str, PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for Pick<'_, T> {
-            type Value = Option<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a TOML document")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
-                let mut found = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == self.0 {
-                        found = Some(map.next_value::<T>()?);
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(found)
-            }
+        let root = self.root.as_ref().map_err(|e| self.toml_error(e))?;
+        match root.get_ref().get(name) {
+            None => Ok(T::default()),
+            Some(value) => T::deserialize(toml::de::ValueDeserializer::from(value.clone()))
+                .map_err(|e| self.toml_error(&e)),
         }
-        let picked = toml::de::Deserializer::parse(self.text)
-            .and_then(|d| d.deserialize_map(Pick::<T>(name, PhantomData)));
-        picked
-            .map(Option::unwrap_or_default)
-            .map_err(|e| self.toml_error(&e))
     }
 
     /// An error about `key` (a dotted path), placed at that key in the file when present,
     /// else at its closest enclosing table.
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
         let parts = split_key(key);
-        let position = span_of(self.text, &parts).map(|s| line_col(self.text, s.start));
+        let position = self
+            .table()
+            .and_then(|root| span_of(root, &parts))
+            .map(|s| line_col(self.text, s.start));
         ConfigError {
             file: self.path.to_owned(),
             position,
@@ -513,7 +510,9 @@ impl<'a> ConfigDoc<'a> {
 
     fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
         let position = e.span().map(|s| line_col(self.text, s.start));
-        let key = e.span().and_then(|s| key_at(self.text, &s));
+        let key = e
+            .span()
+            .and_then(|s| self.table().and_then(|root| key_at(root, &s)));
         ConfigError {
             file: self.path.to_owned(),
             position,
@@ -524,7 +523,7 @@ impl<'a> ConfigDoc<'a> {
 
     /// Top-level keys that are neither a runtime section nor one of `connectors`.
     fn unknown_sections(&self, connectors: &[&str]) -> Vec<ConfigError> {
-        let Ok(root) = toml::de::DeTable::parse(self.text) else {
+        let Some(root) = self.table() else {
             return Vec::new();
         };
         let known: Vec<&str> = RUNTIME_SECTIONS
@@ -539,8 +538,7 @@ impl<'a> ConfigDoc<'a> {
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        root.get_ref()
-            .iter()
+        root.iter()
             .filter(|(key, _)| !known.contains(&key.get_ref().as_ref()))
             .map(|(key, _)| ConfigError {
                 file: self.path.to_owned(),
@@ -706,10 +704,9 @@ fn split_key(key: &str) -> Vec<(&str, Option<usize>)> {
 
 /// The span of the key (or array element) at `path`; when the full path is absent, the
 /// span of its longest present prefix.
-fn span_of(text: &str, path: &[(&str, Option<usize>)]) -> Option<Range<usize>> {
-    use toml::de::{DeTable, DeValue};
-    let root = DeTable::parse(text).ok()?;
-    let mut table = root.get_ref();
+fn span_of(root: &DeTable<'_>, path: &[(&str, Option<usize>)]) -> Option<Range<usize>> {
+    use toml::de::DeValue;
+    let mut table = root;
     let mut span = None;
     for (i, (part, index)) in path.iter().enumerate() {
         let Some((key, value)) = table.get_key_value(*part) else {
@@ -734,8 +731,8 @@ fn span_of(text: &str, path: &[(&str, Option<usize>)]) -> Option<Range<usize>> {
 }
 
 /// The dotted key whose key or value contains `span`, if any (for parse errors).
-fn key_at(text: &str, span: &Range<usize>) -> Option<String> {
-    use toml::de::{DeTable, DeValue};
+fn key_at(root: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
+    use toml::de::DeValue;
     fn walk(table: &DeTable<'_>, span: &Range<usize>, prefix: &mut Vec<String>) -> Option<String> {
         let hit = |s: &Range<usize>| s.start <= span.start && span.start < s.end.max(s.start + 1);
         for (key, value) in table {
@@ -753,8 +750,7 @@ fn key_at(text: &str, span: &Range<usize>) -> Option<String> {
         }
         None
     }
-    let root = DeTable::parse(text).ok()?;
-    walk(root.get_ref(), span, &mut Vec::new())
+    walk(root, span, &mut Vec::new())
 }
 
 #[cfg(test)]
@@ -778,10 +774,12 @@ mod tests {
     #[test]
     fn keys_are_found_in_the_text() {
         let text = "[integration]\nname = \"x\"\n[mapping.users.fields]\nemail = \"{{ email }}\"\n";
-        let span = span_of(text, &split_key("mapping.users.fields.email")).expect("span");
+        let root = DeTable::parse(text).expect("TOML");
+        let root = root.get_ref();
+        let span = span_of(root, &split_key("mapping.users.fields.email")).expect("span");
         assert_eq!(line_col(text, span.start), (4, 1));
-        let span = span_of(text, &split_key("integration.mode")).expect("enclosing table");
+        let span = span_of(root, &split_key("integration.mode")).expect("enclosing table");
         assert_eq!(line_col(text, span.start), (1, 2));
-        assert_eq!(key_at(text, &(21..22)).as_deref(), Some("integration.name"));
+        assert_eq!(key_at(root, &(21..22)).as_deref(), Some("integration.name"));
     }
 }
