@@ -170,9 +170,13 @@ pub struct HttpUrl {
 }
 
 impl HttpUrl {
-    /// Parses an absolute http(s) URL with a host.
+    /// Parses an absolute http(s) URL with a host. A user name, password, query string or
+    /// fragment is refused: credentials belong in the section's `credential`, where they
+    /// stay secret, while a URL is shown in messages and logs. Messages never repeat what
+    /// could be a password or token in the text.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("\"{text}\" is not an http(s) URL: {why}");
+        let shown = redacted(text);
+        let bad = |why: &str| format!("\"{shown}\" is not an http(s) URL: {why}");
         if text.contains(char::is_whitespace) {
             return Err(bad("it contains white space"));
         }
@@ -182,6 +186,16 @@ impl HttpUrl {
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(bad("it has no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad(
+                "it carries a user name or password; name a credential with `credential` instead",
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(
+                "a base URL takes no query string or fragment (tokens belong in `credential`)",
+            ));
         }
         Ok(HttpUrl {
             text: text.trim_end_matches('/').to_owned(),
@@ -233,6 +247,23 @@ impl HttpUrl {
             _ => Ok(()),
         }
     }
+}
+
+/// `text` with what could be a secret hidden: anything between `//` and `@` (user and
+/// password) and everything from `?` or `#` on.
+fn redacted(text: &str) -> String {
+    let mut out = text.to_owned();
+    if let Some(cut) = out.find(['?', '#']) {
+        out.truncate(cut);
+        out.push_str("?***");
+    }
+    if let Some(start) = out.find("//").map(|i| i + 2)
+        && let Some(at) = out[start..].find('@').map(|i| start + i)
+        && !out[start..at].contains('/')
+    {
+        out.replace_range(start..at, "***");
+    }
+    out
 }
 
 impl fmt::Display for HttpUrl {
@@ -349,6 +380,23 @@ mod tests {
             "https://a b",
         ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_and_never_shown() {
+        const CANARY: &str = "canary-9f3e1c";
+        for text in [
+            format!("https://admin:{CANARY}@acme.example.com"),
+            format!("https://{CANARY}@acme.example.com"),
+            format!("https://acme.example.com/api?token={CANARY}"),
+            format!("https://acme.example.com/#{CANARY}"),
+            format!("htps://admin:{CANARY}@acme.example.com"),
+            format!("https://admin:{CANARY}@"),
+        ] {
+            let e = HttpUrl::parse(&text).expect_err(&text);
+            assert!(!e.contains(CANARY), "{e}");
+            assert!(e.contains("***"), "{e}");
         }
     }
 }
