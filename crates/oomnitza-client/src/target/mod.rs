@@ -138,20 +138,6 @@ impl TargetConfig {
         self
     }
 
-    /// Sets the SaaS application's name.
-    #[must_use]
-    pub fn with_saas_name(mut self, name: impl Into<String>) -> Self {
-        self.saas_name = name.into();
-        self
-    }
-
-    /// Sets the People sync key field.
-    #[must_use]
-    pub fn with_users_sync_key_field(mut self, field: impl Into<String>) -> Self {
-        self.users_sync_key_field = field.into();
-        self
-    }
-
     /// Sets how people are deactivated.
     #[must_use]
     pub fn with_people_deactivation(mut self, d: PeopleDeactivation) -> Self {
@@ -163,13 +149,6 @@ impl TargetConfig {
     #[must_use]
     pub fn with_concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
-        self
-    }
-
-    /// Sets the bulk `connector_name`.
-    #[must_use]
-    pub fn with_connector_name(mut self, name: impl Into<String>) -> Self {
-        self.connector_name = name.into();
         self
     }
 }
