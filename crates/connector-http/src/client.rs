@@ -18,15 +18,34 @@ use crate::clock::Clock;
 use crate::error::{ApiBody, Error, ErrorKind, RequestContext};
 use crate::redact::{RedactedUrl, redirect_location};
 
-/// Which waits count against [`RetryPolicy::wait_cap`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WaitScope {
-    /// Everything waited since the run started ([`HttpClient::begin_run`]), over all
-    /// requests: a long listing cannot wait more than the cap in total.
-    Run,
-    /// What one request waited between its attempts.
-    Request,
+/// Caps on waiting (pacing, throttling and backoff). A wait that would exceed a cap fails
+/// the request with [`ErrorKind::Throttled`] instead. A client lives for one run (the
+/// runtime opens connectors afresh for each), so `run` caps everything it waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WaitCaps {
+    /// Everything this client waited, over all its requests: a long listing cannot wait
+    /// more than this in total. `None`: no cap.
+    pub run: Option<Duration>,
+    /// What one request waited between its attempts. `None`: no cap.
+    pub request: Option<Duration>,
+}
+
+impl WaitCaps {
+    /// At most `run` of waiting over the client's life (its run), no cap per request.
+    pub fn run(run: Duration) -> Self {
+        WaitCaps {
+            run: Some(run),
+            request: None,
+        }
+    }
+
+    /// At most `request` of waiting per request, no cap for the run.
+    pub fn request(request: Duration) -> Self {
+        WaitCaps {
+            run: None,
+            request: Some(request),
+        }
+    }
 }
 
 /// Retries, backoff and the wait cap.
@@ -45,22 +64,18 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Largest backoff step.
     pub max_delay: Duration,
-    /// Cap on the time spent waiting (pacing, throttling and backoff); a wait that would
-    /// exceed it fails the request with [`ErrorKind::Throttled`] instead.
-    pub wait_cap: Duration,
-    /// What the cap counts.
-    pub wait_scope: WaitScope,
+    /// Caps on the time spent waiting.
+    pub wait_caps: WaitCaps,
 }
 
 impl RetryPolicy {
     /// A policy: `max_attempts` attempts, `max_throttled` throttled responses, backoff from
-    /// `base_delay` to `max_delay`, `wait_cap` over `wait_scope`.
+    /// `base_delay` to `max_delay`, waiting at most `wait_caps`.
     pub fn new(
         max_attempts: u32,
         max_throttled: u32,
         (base_delay, max_delay): (Duration, Duration),
-        wait_cap: Duration,
-        wait_scope: WaitScope,
+        wait_caps: WaitCaps,
     ) -> Self {
         RetryPolicy {
             max_attempts: max_attempts.max(1),
@@ -68,8 +83,7 @@ impl RetryPolicy {
             shared_budget: false,
             base_delay,
             max_delay,
-            wait_cap,
-            wait_scope,
+            wait_caps,
         }
     }
 
@@ -465,7 +479,7 @@ pub fn decode_json<T: DeserializeOwned, B: ApiBody>(
 struct Counters {
     stats: ApiStats,
     backoff_wait: Duration,
-    /// Everything waited since the run started (pacing, throttling, backoff).
+    /// Everything waited (pacing, throttling, backoff).
     run_waited: Duration,
 }
 
@@ -576,15 +590,9 @@ impl<V: Vendor> HttpClient<V> {
         self.counters().backoff_wait
     }
 
-    /// Everything waited since the run started.
+    /// Everything this client waited (its run): what [`WaitCaps::run`] caps.
     pub fn run_waited(&self) -> Duration {
         self.counters().run_waited
-    }
-
-    /// Starts a new run: a [`WaitScope::Run`] cap counts from zero again (traffic counters
-    /// keep going).
-    pub fn begin_run(&self) {
-        self.counters().run_waited = Duration::ZERO;
     }
 
     fn counters(&self) -> MutexGuard<'_, Counters> {
@@ -701,7 +709,7 @@ impl<V: Vendor> HttpClient<V> {
                     };
                     if exhausted {
                         return Err(Error::new(ErrorKind::Throttled {
-                            waited: self.waited(&p),
+                            waited: p.waited,
                             reason: format!(
                                 "{} throttled responses (HTTP {}) in a row",
                                 p.throttled,
@@ -763,12 +771,23 @@ impl<V: Vendor> HttpClient<V> {
         backoff(policy.base_delay, policy.max_delay, retry, jitter())
     }
 
-    /// What counts against the cap so far.
-    fn waited<T>(&self, p: &Progress<'_, T>) -> Duration {
-        match self.settings.retry.wait_scope {
-            WaitScope::Run => self.run_waited(),
-            WaitScope::Request => p.waited,
-        }
+    /// The first cap that waiting `duration` more would exceed: `(scope, waited so far,
+    /// cap)`.
+    fn exceeded<T>(
+        &self,
+        p: &Progress<'_, T>,
+        duration: Duration,
+    ) -> Option<(&'static str, Duration, Duration)> {
+        let caps = self.settings.retry.wait_caps;
+        [
+            ("run's", self.run_waited(), caps.run),
+            ("request's", p.waited, caps.request),
+        ]
+        .into_iter()
+        .find_map(|(scope, waited, cap)| {
+            cap.filter(|cap| waited + duration > *cap)
+                .map(|cap| (scope, waited, cap))
+        })
     }
 
     /// Waits `duration` on the clock, unless that would exceed the wait cap.
@@ -784,20 +803,18 @@ impl<V: Vendor> HttpClient<V> {
             return Ok(());
         }
         let vendor = <V::Body as ApiBody>::VENDOR;
-        let waited = self.waited(p);
-        let cap = self.settings.retry.wait_cap;
-        if waited + duration > cap {
+        if let Some((scope, waited, cap)) = self.exceeded(p, duration) {
             tracing::warn!(
                 request = %p.context(),
                 waited_s = waited.as_secs(),
                 needed_s = duration.as_secs(),
                 cap_s = cap.as_secs(),
-                "{vendor} wait cap reached; giving up"
+                "{vendor} {scope} wait cap reached; giving up"
             );
             return Err(Error::new(ErrorKind::Throttled {
                 waited,
                 reason: format!(
-                    "{reason}: the next wait of {}s would exceed the wait cap of {}s",
+                    "{reason}: the next wait of {}s would exceed the {scope} wait cap of {}s",
                     duration.as_secs_f64().ceil() as u64,
                     cap.as_secs()
                 ),

@@ -3,7 +3,7 @@
 //! One send path ([`HttpClient::send`]) holds what does not depend on the vendor:
 //! per-attempt timeouts, which failures are transient and which requests are safe to
 //! repeat ([`Idempotency`]), jittered exponential [`backoff`], `Retry-After` in seconds or
-//! as an HTTP-date ([`retry_after`]), a cap on the total wait ([`RetryPolicy::wait_cap`],
+//! as an HTTP-date ([`retry_after`]), a cap on the total wait ([`WaitCaps`],
 //! per run or per request), request and wait counters ([`sync_engine::ApiStats`]), an
 //! injectable [`Clock`], a cap on response bodies, redirects refused (a redirect would
 //! forward the credential), and URLs and headers that are safe to show ([`RedactedUrl`],
@@ -19,7 +19,7 @@
 //!
 //! use connector_http::{
 //!     ApiBody, Authorization, HttpClient, RedactedUrl, Request, RetryPolicy, Settings,
-//!     SystemClock, Vendor, WaitScope,
+//!     SystemClock, Vendor, WaitCaps,
 //! };
 //! use secrecy::SecretString;
 //!
@@ -63,8 +63,7 @@
 //!     5,
 //!     30,
 //!     (Duration::from_millis(500), Duration::from_secs(30)),
-//!     Duration::from_secs(120),
-//!     WaitScope::Request,
+//!     WaitCaps::request(Duration::from_secs(120)),
 //! );
 //! let settings = Settings::new(
 //!     (Duration::from_secs(30), Duration::from_secs(10)),
@@ -95,7 +94,7 @@ mod redact;
 pub use backoff::{backoff, backoff_ceiling, jitter, retry_after};
 pub use client::{
     Authorization, Body, HttpClient, Idempotency, Request, Response, RetryPolicy, Settings, Vendor,
-    Verdict, Wait, WaitScope, decode_json, default_verdict,
+    Verdict, Wait, WaitCaps, decode_json, default_verdict,
 };
 pub use clock::{Clock, ManualClock, SystemClock, from_epoch_secs};
 pub use error::{ApiBody, Error, ErrorKind, RequestContext, human_bytes};

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use connector_http::WaitCaps;
 use secrecy::SecretString;
 use url::Url;
 
@@ -90,9 +91,9 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Upper bound of one backoff.
     pub max_delay: Duration,
-    /// Upper bound of the total time one request may spend waiting between attempts; when
-    /// the next wait would exceed it the request fails instead of hanging.
-    pub max_total_wait: Duration,
+    /// Caps on waiting between attempts, per request and over the run (the client's
+    /// life); when the next wait would exceed one the request fails instead of hanging.
+    pub wait_caps: WaitCaps,
 }
 
 impl Default for RetryPolicy {
@@ -103,7 +104,10 @@ impl Default for RetryPolicy {
             max_retries: 6,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
-            max_total_wait: Duration::from_secs(120),
+            wait_caps: WaitCaps {
+                run: Some(Duration::from_secs(30 * 60)),
+                request: Some(Duration::from_secs(120)),
+            },
         }
     }
 }
@@ -132,10 +136,10 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets the cap on the total wait of one request.
+    /// Sets the caps on waiting.
     #[must_use]
-    pub fn with_max_total_wait(mut self, cap: Duration) -> Self {
-        self.max_total_wait = cap;
+    pub fn with_wait_caps(mut self, caps: WaitCaps) -> Self {
+        self.wait_caps = caps;
         self
     }
 }

@@ -72,6 +72,7 @@ pub use client::OomnitzaClient;
 pub use config::{
     Auth, ClientConfig, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, MAX_PAGE_SIZE, RetryPolicy,
 };
+pub use connector_http::WaitCaps;
 pub use error::{ApiErrors, Error, ErrorKind, RequestContext};
 pub use filter::{Filter, FilterOp, FilterValue};
 pub use models::{

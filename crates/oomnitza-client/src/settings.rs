@@ -8,6 +8,8 @@ use sync_engine::settings::{ByteSize, HttpUrl, HumanDuration, Problem, insecure_
 use crate::client::OomnitzaClient;
 use crate::config::{Auth, ClientConfig, RetryPolicy};
 use crate::target::{OomnitzaTarget, PeopleDeactivation, TargetConfig, WriteStrategy};
+use connector_http::WaitCaps;
+use sync_engine::settings::switch;
 
 /// `[oomnitza]`: the tenant, its credential, the SaaS application and how to write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,8 +35,13 @@ pub struct OomnitzaSection {
     pub connector_name: Option<String>,
     /// Per-request timeout, e.g. `30s`.
     pub timeout: HumanDuration,
-    /// Cap on the time one request spends waiting between retries (429, 5xx, timeouts).
-    pub max_wait: HumanDuration,
+    /// Cap on the total time one run spends waiting between retries (429, 5xx, timeouts),
+    /// over all its requests; `false` for none.
+    #[serde(with = "switch")]
+    pub max_wait: Option<HumanDuration>,
+    /// Cap on the time one request spends waiting between retries; `false` for none.
+    #[serde(with = "switch")]
+    pub max_request_wait: Option<HumanDuration>,
     /// Largest response body accepted, e.g. `"64MiB"` or a number of bytes.
     pub max_response_bytes: ByteSize,
     /// Most pages one listing may take.
@@ -58,7 +65,8 @@ impl Default for OomnitzaSection {
             activate_value: deactivation.active_value,
             connector_name: None,
             timeout: HumanDuration::from_secs(30),
-            max_wait: HumanDuration::from_secs(120),
+            max_wait: Some(HumanDuration::from_secs(30 * 60)),
+            max_request_wait: Some(HumanDuration::from_secs(120)),
             max_response_bytes: ByteSize::mib(64),
             max_pages: u64::from(crate::config::DEFAULT_MAX_PAGES),
             allow_insecure_http: false,
@@ -160,7 +168,10 @@ impl OomnitzaSection {
             .with_concurrency(self.concurrency)
             .with_max_response_bytes(self.max_response_bytes.bytes())
             .with_max_pages(u32::try_from(self.max_pages).unwrap_or(u32::MAX))
-            .with_retry(RetryPolicy::default().with_max_total_wait(self.max_wait.get()));
+            .with_retry(RetryPolicy::default().with_wait_caps(WaitCaps {
+                run: self.max_wait.map(HumanDuration::get),
+                request: self.max_request_wait.map(HumanDuration::get),
+            }));
         let client = OomnitzaClient::new(client_config).map_err(bad_url)?;
         let saas_name = self
             .saas_name

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use connector_http::{
     Authorization, HttpClient, Page, PageGuard, RedactedUrl, RequestContext, Settings, SystemClock,
-    Vendor, WaitScope, decode_json, paginate,
+    Vendor, decode_json, paginate,
 };
 use futures::stream::BoxStream;
 use http::Method;
@@ -145,8 +145,7 @@ impl Transport {
             p.max_retries.saturating_add(1),
             p.max_retries,
             (p.base_delay, p.max_delay),
-            p.max_total_wait,
-            WaitScope::Request,
+            p.wait_caps,
         )
         .shared_budget();
         let settings = Settings::new(

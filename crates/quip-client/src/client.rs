@@ -84,13 +84,8 @@ impl QuipClient {
     }
 
     /// Everything waited (pacing, throttling, backoff) since the run started; compared
-    /// against [`crate::RetryPolicy::wait_cap`].
+    /// against [`crate::RetryPolicy::wait_caps`].
     pub fn run_waited(&self) -> Duration {
         self.transport.http.run_waited()
-    }
-
-    /// Starts a new run: the wait cap counts from zero again. Counters keep going.
-    pub fn begin_run(&self) {
-        self.transport.http.begin_run();
     }
 }

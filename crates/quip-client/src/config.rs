@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use connector_http::WaitCaps;
 use secrecy::SecretString;
 
 /// Default API host of standard (non-VPC) Quip sites.
@@ -168,9 +169,10 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Largest backoff delay.
     pub max_delay: Duration,
-    /// Cap on the total time spent waiting (pacing, throttling and backoff) per run.
-    /// A wait that would exceed it fails the request with a `Throttled` error instead.
-    pub wait_cap: Duration,
+    /// Caps on the time spent waiting (pacing, throttling and backoff), over the run (the
+    /// client's life) and per request. A wait that would exceed one fails the request
+    /// with a `Throttled` error instead.
+    pub wait_caps: WaitCaps,
     /// Wait after a throttled response whose reset header is 0, missing or in the past
     /// (Quip's 429 carries `X-Ratelimit-Reset: 0`; quip-api.md §6).
     pub throttle_fallback: Duration,
@@ -189,7 +191,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             // An exhausted hourly window costs up to an hour; allow that plus some slack.
-            wait_cap: Duration::from_secs(65 * 60),
+            wait_caps: WaitCaps::run(Duration::from_secs(65 * 60)),
             throttle_fallback: Duration::from_secs(61),
             slack: Duration::from_secs(1),
             pace_reserve: 0,
@@ -226,10 +228,10 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets [`RetryPolicy::wait_cap`].
+    /// Sets [`RetryPolicy::wait_caps`].
     #[must_use]
-    pub fn wait_cap(mut self, d: Duration) -> Self {
-        self.wait_cap = d;
+    pub fn wait_caps(mut self, caps: WaitCaps) -> Self {
+        self.wait_caps = caps;
         self
     }
 

@@ -74,7 +74,7 @@ pub use config::{
     ClientConfig, DEFAULT_BASE_URL, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_SCIM_URL, RetryPolicy,
 };
-pub use connector_http::{Clock, RedactedUrl, SystemClock};
+pub use connector_http::{Clock, RedactedUrl, SystemClock, WaitCaps};
 pub use error::{ApiErrorBody, ErrorKind, QuipError};
 pub use events::{CursorKind, EventFieldNames, EventsHandler, OpenCursor, fold_logins};
 pub use models::{

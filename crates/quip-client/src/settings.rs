@@ -2,9 +2,11 @@
 
 use std::collections::BTreeSet;
 
+use connector_http::WaitCaps;
 use credential_store::CredentialRef;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use sync_engine::settings::switch;
 use sync_engine::settings::{ByteSize, HttpUrl, HumanDuration, Problem, insecure_http_warnings};
 
 use crate::client::QuipClient;
@@ -42,8 +44,13 @@ pub struct QuipSection {
     /// Per-request timeout, e.g. `30s`.
     pub timeout: HumanDuration,
     /// Cap on the total time one run spends waiting on rate limits and retries, e.g.
-    /// `15m`.
-    pub max_wait: HumanDuration,
+    /// `15m`; `false` for none.
+    #[serde(with = "switch")]
+    pub max_wait: Option<HumanDuration>,
+    /// Cap on the time one request spends waiting, e.g. `2m`; `false` (the default) for
+    /// none.
+    #[serde(with = "switch")]
+    pub max_request_wait: Option<HumanDuration>,
     /// Largest response body accepted, e.g. `"64MiB"` or a number of bytes.
     pub max_response_bytes: ByteSize,
     /// Most pages one listing or Events cursor may take.
@@ -69,7 +76,8 @@ impl Default for QuipSection {
             last_activity: true,
             events_lookback: HumanDuration::from_secs(90 * 86_400),
             timeout: HumanDuration::from_secs(30),
-            max_wait: HumanDuration::from_secs(15 * 60),
+            max_wait: Some(HumanDuration::from_secs(15 * 60)),
+            max_request_wait: None,
             max_response_bytes: ByteSize::mib(64),
             max_pages: 10_000,
             allow_insecure_http: false,
@@ -139,7 +147,10 @@ impl QuipSection {
         if let Some(scim) = scim_token {
             config = config.scim_token(scim);
         }
-        let retry = config.retry.clone().wait_cap(self.max_wait.get());
+        let retry = config.retry.clone().wait_caps(WaitCaps {
+            run: self.max_wait.map(HumanDuration::get),
+            request: self.max_request_wait.map(HumanDuration::get),
+        });
         let config = config
             .retry(retry)
             .max_response_bytes(self.max_response_bytes.bytes())

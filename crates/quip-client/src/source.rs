@@ -745,7 +745,6 @@ impl QuipSource {
         &self,
         progress: &dyn Progress,
     ) -> Result<SourceSnapshot, QuipError> {
-        self.client.begin_run();
         progress.on_event(ProgressEvent::Started {
             stage: Stage::ReadSource,
             total: None,

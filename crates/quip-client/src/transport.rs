@@ -9,7 +9,6 @@ use std::time::SystemTime;
 
 use connector_http::{
     Authorization, Clock, HttpClient, Idempotency, RedactedUrl, Settings, Vendor, Verdict, Wait,
-    WaitScope,
 };
 use http::{HeaderMap, Method, StatusCode};
 use secrecy::SecretString;
@@ -202,8 +201,7 @@ impl Transport {
             p.max_attempts,
             p.max_throttled,
             (p.base_delay, p.max_delay),
-            p.wait_cap,
-            WaitScope::Run,
+            p.wait_caps,
         );
         let settings = Settings::new(
             (config.timeout, config.connect_timeout),

@@ -400,3 +400,40 @@ mod tests {
         }
     }
 }
+
+/// Optional settings that have a default can be switched off with `false`
+/// (`max_count = false`: no count limit); `true` is refused, since it names no value. Use
+/// with `#[serde(with = "switch")]` on an `Option<T>` field.
+pub mod switch {
+    use serde::de::{self, Deserializer};
+    use serde::{Deserialize, Serialize, Serializer};
+    use serde_json::Value;
+
+    /// Reads a value, or `false` for none.
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: serde::de::DeserializeOwned,
+    {
+        match Value::deserialize(deserializer)? {
+            Value::Bool(false) => Ok(None),
+            Value::Bool(true) => Err(de::Error::custom(
+                "`true` names no value: write the value, or `false` to switch it off",
+            )),
+            other => T::deserialize(other)
+                .map(Some)
+                .map_err(|e| de::Error::custom(e.to_string().trim())),
+        }
+    }
+
+    /// Writes the value, or `false` for none.
+    pub fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => v.serialize(serializer),
+            None => serializer.serialize_bool(false),
+        }
+    }
+}

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -167,40 +168,7 @@ impl Default for DeactivateSection {
     }
 }
 
-/// Optional settings that have a default can be switched off with `false`
-/// (`max_count = false`: no count limit); `true` is refused, since it names no value.
-pub mod switch {
-    use serde::de::{self, Deserializer};
-    use serde::{Deserialize, Serialize, Serializer};
-
-    /// Reads a value, or `false` for none.
-    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: serde::de::DeserializeOwned,
-    {
-        match toml::Value::deserialize(deserializer)? {
-            toml::Value::Boolean(false) => Ok(None),
-            toml::Value::Boolean(true) => Err(de::Error::custom(
-                "`true` names no value: write the value, or `false` to switch it off",
-            )),
-            other => T::deserialize(other)
-                .map(Some)
-                .map_err(|e| de::Error::custom(e.message().trim())),
-        }
-    }
-
-    /// Writes the value, or `false` for none.
-    pub fn serialize<S: Serializer, T: Serialize>(
-        value: &Option<T>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(v) => v.serialize(serializer),
-            None => serializer.serialize_bool(false),
-        }
-    }
-}
+pub use sync_engine::settings::switch;
 
 /// `[schedule]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -555,15 +523,16 @@ impl<'a> ConfigDoc<'a> {
 
 /// A loaded, checked configuration: the runtime's sections, the connectors' parsed
 /// sections, and the text it came from (for error positions).
+#[derive(Clone)]
 pub struct Config {
     /// Where it was read from.
     pub path: PathBuf,
     /// The runtime's sections, defaults filled in.
     pub file: RuntimeSections,
     /// The source connector's section.
-    pub source: Box<dyn SourceSection>,
+    pub source: Arc<dyn SourceSection>,
     /// The target connector's section.
-    pub target: Box<dyn TargetSection>,
+    pub target: Arc<dyn TargetSection>,
     /// What connects the two (defaults, names).
     pub pairing: &'static Pairing,
     text: String,
@@ -614,8 +583,8 @@ impl Config {
         Ok(Config {
             path: path.to_owned(),
             file,
-            source,
-            target,
+            source: source.into(),
+            target: target.into(),
             pairing,
             text,
         })

@@ -16,9 +16,9 @@ use secrecy::SecretString;
 use sync_engine::{ApplyOptions, FieldSpec, MappingConfig, Source, SyncDefinition, Target};
 
 use crate::config::{Config, ConfigDoc, ConfigError, ConfigErrors, Problem};
-use crate::credentials::{LocalStore, Secret, resolve};
+use crate::credentials::{CredentialSource, Secret, resolve};
 use crate::definition::sync_definition;
-use crate::integration::{Integration, RuntimeError};
+use crate::integration::{Connectors, Integration, OpenConnectors, RuntimeError};
 use credential_store::CredentialRef;
 
 /// The secrets of one section, by the key that named them (`credential`,
@@ -185,9 +185,15 @@ pub struct Secrets {
     pub target: SectionSecrets,
 }
 
-/// Resolves the configuration's credentials through the local store (environment
-/// variables named in the file, then the store's chain).
-pub async fn resolve_secrets(config: &Config, store: &LocalStore) -> Result<Secrets, ConfigErrors> {
+/// Resolves the configuration's credentials: environment variables named in the file, and
+/// stored credentials through `store` (a local installation's [`LocalStore`] chain, or a
+/// service's database provider).
+///
+/// [`LocalStore`]: crate::credentials::LocalStore
+pub async fn resolve_secrets(
+    config: &Config,
+    store: &dyn CredentialSource,
+) -> Result<Secrets, ConfigErrors> {
     let mut errors = Vec::new();
     let mut sides = Vec::with_capacity(2);
     for (section, wanted) in [
@@ -212,17 +218,20 @@ pub async fn resolve_secrets(config: &Config, store: &LocalStore) -> Result<Secr
 }
 
 /// Resolves credentials and builds the integration.
-pub async fn build(config: &Config, store: &LocalStore) -> Result<Integration, RuntimeError> {
+pub async fn build(
+    config: &Config,
+    store: &dyn CredentialSource,
+) -> Result<Integration, RuntimeError> {
     let secrets = resolve_secrets(config, store).await?;
     build_with_secrets(config, &secrets)
 }
 
 /// Builds the integration with secrets already in hand (the demo, the cloud service).
+///
+/// The connectors are built once here, so that a problem with a section or a secret is a
+/// configuration error before anything runs; each run then opens its own
+/// ([`Integration::open`]).
 pub fn build_with_secrets(config: &Config, secrets: &Secrets) -> Result<Integration, RuntimeError> {
-    let (source_name, target_name) = (
-        config.pairing.source.section(),
-        config.pairing.target.section(),
-    );
     // On the security target, which applications keep at `warn` under `--quiet`: a token
     // in clear text is something the admin must hear about on every run.
     for warning in config.insecure_http_warnings() {
@@ -232,36 +241,51 @@ pub fn build_with_secrets(config: &Config, secrets: &Secrets) -> Result<Integrat
         .source
         .credentials()
         .first()
-        .map_or(source_name, |(_, r)| r.display_name())
+        .map_or(config.pairing.source.section(), |(_, r)| r.display_name())
         .to_owned();
     let definition = sync_definition(config, &config.source.fields(), &credential_name)?;
-    let place =
-        |section: &str, p: Problem| config.error_at(&format!("{section}.{}", p.key), p.message);
-    let source = config
-        .source
-        .build(&BuildContext {
-            secrets: &secrets.source,
-            definition: &definition,
-            user_agent: config.pairing.user_agent,
-        })
-        .map_err(|p| place(source_name, p))?;
-    let target = config
-        .target
-        .build(&BuildContext {
-            secrets: &secrets.target,
-            definition: &definition,
-            user_agent: config.pairing.user_agent,
-        })
-        .map_err(|p| place(target_name, p))?;
+    let connectors = SectionConnectors {
+        config: config.clone(),
+        secrets: secrets.clone(),
+    };
+    connectors.open(&definition)?;
     let f = &config.file;
     Ok(Integration {
         definition,
-        source,
-        target,
+        connectors: Box::new(connectors),
         apply: ApplyOptions {
             concurrency: f.run.concurrency,
             batch_size: f.run.batch_size,
             allow_held_deactivations: false,
         },
     })
+}
+
+/// Opens connectors from a configuration's sections and their resolved secrets.
+struct SectionConnectors {
+    config: Config,
+    secrets: Secrets,
+}
+
+impl OpenConnectors for SectionConnectors {
+    fn open(&self, definition: &SyncDefinition) -> Result<Connectors, RuntimeError> {
+        let config = &self.config;
+        let place = |section: &str, p: Problem| {
+            RuntimeError::from(config.error_at(&format!("{section}.{}", p.key), p.message))
+        };
+        let context = |secrets| BuildContext {
+            secrets,
+            definition,
+            user_agent: config.pairing.user_agent,
+        };
+        let source = config
+            .source
+            .build(&context(&self.secrets.source))
+            .map_err(|p| place(config.pairing.source.section(), p))?;
+        let target = config
+            .target
+            .build(&context(&self.secrets.target))
+            .map_err(|p| place(config.pairing.target.section(), p))?;
+        Ok(Connectors { source, target })
+    }
 }

@@ -75,6 +75,29 @@ pub enum StoreError {
     Credential(#[from] CredentialError),
 }
 
+/// Where a configuration's stored credentials (`credential = "name"`) are looked up: a
+/// credential-store provider (the [`LocalStore`]'s chain of environment, keyring and
+/// file; a service's database provider) and what to tell a person whose name is in none
+/// of it.
+pub trait CredentialSource: Send + Sync {
+    /// The provider, usually a [`credential_store::Chain`].
+    fn provider(&self) -> &dyn CredentialProvider;
+
+    /// The message when `name` is not there (or the provider cannot be used here).
+    fn missing(&self, name: &str) -> String {
+        format!(
+            "no credential named \"{name}\" (looked in {})",
+            self.provider().label()
+        )
+    }
+}
+
+impl CredentialSource for Chain {
+    fn provider(&self) -> &dyn CredentialProvider {
+        self
+    }
+}
+
 /// The local credential store of one state directory.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -187,6 +210,36 @@ impl LocalStore {
     }
 }
 
+impl CredentialSource for LocalStore {
+    fn provider(&self) -> &dyn CredentialProvider {
+        &self.chain
+    }
+
+    fn missing(&self, name: &str) -> String {
+        if self.file.is_none() && self.file_path.exists() {
+            format!(
+                "no credential named \"{name}\" in the environment or keyring, and the \
+                 credential file {} is locked: set {} to its passphrase",
+                self.file_path.display(),
+                self.product.passphrase_var()
+            )
+        } else {
+            format!(
+                "no credential named \"{name}\" (looked in {}): add it with \
+                 `{} credentials add {name}`, or set {}",
+                self.chain
+                    .providers()
+                    .iter()
+                    .map(|p| p.label())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.product.command,
+                self.env.var_name(name).unwrap_or_default()
+            )
+        }
+    }
+}
+
 /// One line describing a stored credential, without its secret.
 pub fn describe(m: &CredentialMetadata) -> String {
     let kind = match &m.kind {
@@ -233,7 +286,7 @@ pub async fn resolve(
     config: &Config,
     key: &str,
     reference: &CredentialRef,
-    store: &LocalStore,
+    store: &dyn CredentialSource,
 ) -> Result<Secret, ConfigError> {
     match reference {
         CredentialRef::Env { env } => match std::env::var(env) {
@@ -244,34 +297,11 @@ pub async fn resolve(
             Err(_) => Err(config.error_at(key, format!("environment variable {env} is not set"))),
         },
         CredentialRef::Store(name) => {
-            let credential = store.get(name).await.map_err(|e| {
-                let hint = match &e {
-                    StoreError::Credential(c)
-                        if (c.is_not_found() || c.is_unavailable())
-                            && store.file.is_none()
-                            && store.file_path.exists() =>
-                    {
-                        format!(
-                            "no credential named \"{name}\" in the environment or keyring, and the \
-                             credential file {} is locked: set {} to its passphrase",
-                            store.file_path.display(),
-                            store.product.passphrase_var()
-                        )
-                    }
-                    StoreError::Credential(c) if c.is_not_found() || c.is_unavailable() => format!(
-                        "no credential named \"{name}\" (looked in {}): add it with \
-                         `{} credentials add {name}`, or set {}",
-                        store
-                            .chain
-                            .providers()
-                            .iter()
-                            .map(|p| p.label())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        store.product.command,
-                        store.env.var_name(name).unwrap_or_default()
-                    ),
-                    other => format!("cannot read credential \"{name}\": {other}"),
+            let credential = store.provider().get(name).await.map_err(|e| {
+                let hint = if e.is_not_found() || e.is_unavailable() {
+                    store.missing(name)
+                } else {
+                    format!("cannot read credential \"{name}\": {e}")
                 };
                 config.error_at(key, hint)
             })?;

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use sync_engine::{
-    ApiStats, ApplyControl, ApplyOptions, DEFAULT_STOP_GRACE, ExecuteOptions, PlanOptions,
-    PlannedSync, Progress, SessionReport, Source, Stop, SyncDefinition, SyncPlan, Target, pipeline,
+    ApplyControl, ApplyOptions, DEFAULT_STOP_GRACE, ExecuteOptions, PlanOptions, PlannedSync,
+    Progress, SessionReport, Source, Stop, SyncDefinition, SyncPlan, Target, pipeline,
 };
 
 use sync_engine::error::report as error_report;
@@ -157,14 +157,51 @@ impl Default for RunOptions {
     }
 }
 
-/// One integration, ready to run: its definition, source, target and apply settings.
-pub struct Integration {
-    /// The engine's definition (mappings, filters, policy).
-    pub definition: SyncDefinition,
+/// One run's source and target.
+///
+/// Opened afresh for every validation, plan and run ([`OpenConnectors`]), so each run owns
+/// its counters (requests, waits, the wait cap) and caches (metadata, roles, application
+/// ids): nothing carries over between the runs of a long-lived process, not even after a
+/// run that failed half-way.
+pub struct Connectors {
     /// Where users come from.
     pub source: Box<dyn Source>,
     /// Where they are written.
     pub target: Box<dyn Target>,
+}
+
+impl std::fmt::Debug for Connectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connectors")
+            .field("source", &self.source.system())
+            .field("target", &self.target.system())
+            .finish()
+    }
+}
+
+/// Opens a run's [`Connectors`]. Opening sends nothing: it builds the clients from the
+/// configuration and the secrets already resolved.
+pub trait OpenConnectors: Send + Sync {
+    /// A fresh source and target for one run of `definition`.
+    fn open(&self, definition: &SyncDefinition) -> Result<Connectors, RuntimeError>;
+}
+
+impl<F> OpenConnectors for F
+where
+    F: Fn(&SyncDefinition) -> Result<Connectors, RuntimeError> + Send + Sync,
+{
+    fn open(&self, definition: &SyncDefinition) -> Result<Connectors, RuntimeError> {
+        self(definition)
+    }
+}
+
+/// One integration, ready to run: its definition, how to open its connectors, and apply
+/// settings.
+pub struct Integration {
+    /// The engine's definition (mappings, filters, policy).
+    pub definition: SyncDefinition,
+    /// Opens a fresh source and target for each run.
+    pub connectors: Box<dyn OpenConnectors>,
     /// Batching and concurrency of writes.
     pub apply: ApplyOptions,
 }
@@ -173,8 +210,7 @@ impl std::fmt::Debug for Integration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Integration")
             .field("name", &self.definition.integration)
-            .field("source", &self.source.system())
-            .field("target", &self.target.system())
+            .field("apply", &self.apply)
             .finish_non_exhaustive()
     }
 }
@@ -185,18 +221,24 @@ impl Integration {
         &self.definition.integration
     }
 
+    /// A fresh source and target, for one run.
+    pub fn open(&self) -> Result<Connectors, RuntimeError> {
+        self.connectors.open(&self.definition)
+    }
+
     /// The online checks of `validate`: the source accepts its credential, and every
     /// target field the mappings need exists (each sync key field unique). Writes nothing.
     /// Returns one line per check passed.
     pub async fn validate(&self) -> Result<Vec<String>, RuntimeError> {
-        let mut lines = self.source.validate().await?;
+        let Connectors { source, target } = self.open()?;
+        let mut lines = source.validate().await?;
         for mapping in &self.definition.collections {
             let spec = mapping.spec();
-            self.target.validate(spec).await?;
+            target.validate(spec).await?;
             let fields: Vec<&str> = spec.fields.iter().map(AsRef::as_ref).collect();
             lines.push(format!(
                 "{} {}: fields present: {} (sync key {} is unique)",
-                self.target.display_name(),
+                target.display_name(),
                 spec.collection,
                 fields.join(", "),
                 spec.sync_key
@@ -214,10 +256,14 @@ impl Integration {
         progress: &dyn Progress,
     ) -> Result<(Option<PlannedSync>, SessionReport), RuntimeError> {
         let started = chrono::Utc::now();
+        let run = self.open()?;
         let _lock = match state.lock(self.name()).await {
             Ok(lock) => lock,
             Err(e @ StateError::Locked { .. }) => {
-                return Ok((None, self.failed_report(started, &error_report(&e), true)));
+                return Ok((
+                    None,
+                    self.failed_report(&run, started, &error_report(&e), true),
+                ));
             }
             Err(e) => return Err(e.into()),
         };
@@ -226,29 +272,30 @@ impl Integration {
             approved,
             sync_time: None,
         };
-        let mark = self.stats_mark();
         let planned = pipeline::plan(
             &self.definition,
-            self.source.as_ref(),
-            self.target.as_ref(),
+            run.source.as_ref(),
+            run.target.as_ref(),
             &ledger,
             &opts,
             progress,
         )
         .await;
-        let (planned, mut report) = match planned {
+        let (planned, report) = match planned {
             Ok(planned) => {
                 let exec = ExecuteOptions {
                     apply: self.apply,
                     dry_run: true,
                 };
                 let outcome =
-                    pipeline::execute(&planned, self.target.as_ref(), &exec, progress).await;
+                    pipeline::execute(&planned, run.target.as_ref(), &exec, progress).await;
                 (Some(planned), outcome.report)
             }
-            Err(e) => (None, self.failed_report(started, &error_report(&e), true)),
+            Err(e) => (
+                None,
+                self.failed_report(&run, started, &error_report(&e), true),
+            ),
         };
-        self.rebase_stats(&mut report, &mark);
         state.save_session(&report).await?;
         Ok((planned, report))
     }
@@ -271,24 +318,24 @@ impl Integration {
         progress: &dyn Progress,
     ) -> Result<SessionReport, RuntimeError> {
         let started = chrono::Utc::now();
+        let run = self.open()?;
         let _lock = match state.lock(self.name()).await {
             Ok(lock) => lock,
             Err(e @ StateError::Locked { .. }) => {
                 tracing::error!(integration = %self.name(), error = %error_report(&e), "sync could not start");
-                return Ok(self.failed_report(started, &error_report(&e), false));
+                return Ok(self.failed_report(&run, started, &error_report(&e), false));
             }
             Err(e) => return Err(e.into()),
         };
         let mut ledger = state.ledger(self.name()).await?;
-        let mark = self.stats_mark();
         let reconciling = ReconcilingLedger::new(&ledger);
         let planning = async {
             if let Some(saved) = &opts.plan {
                 pipeline::verify_plan(
                     saved.clone(),
                     &self.definition,
-                    self.source.as_ref(),
-                    self.target.as_ref(),
+                    run.source.as_ref(),
+                    run.target.as_ref(),
                     &reconciling,
                     progress,
                 )
@@ -300,8 +347,8 @@ impl Integration {
                 };
                 pipeline::plan(
                     &self.definition,
-                    self.source.as_ref(),
-                    self.target.as_ref(),
+                    run.source.as_ref(),
+                    run.target.as_ref(),
                     &reconciling,
                     &plan_opts,
                     progress,
@@ -324,7 +371,7 @@ impl Integration {
             }
             Some(Err(e)) => {
                 tracing::error!(integration = %self.name(), error = %error_report(&e), "sync failed before writing");
-                self.failed_report(started, &error_report(&e), false)
+                self.failed_report(&run, started, &error_report(&e), false)
             }
             Some(Ok(mut planned)) => {
                 // Both sides were read completely: settle what a killed run left unconfirmed
@@ -340,6 +387,7 @@ impl Integration {
                 };
                 if let Err(e) = saved {
                     self.failed_report(
+                        &run,
                         started,
                         &format!(
                             "the state directory cannot be written, nothing was sent: {}",
@@ -348,11 +396,11 @@ impl Integration {
                         false,
                     )
                 } else {
-                    self.apply(state, &planned, ledger, opts, progress).await
+                    self.apply(&run, state, &planned, ledger, opts, progress)
+                        .await
                 }
             }
         };
-        self.rebase_stats(&mut report, &mark);
         if let Err(e) = state.save_session(&report).await {
             tracing::error!(integration = %self.name(), error = %error_report(&e), "cannot save the session report");
             if report.fatal.is_none() {
@@ -370,6 +418,7 @@ impl Integration {
     /// `failed` (naming the path) when the journal could not be written.
     async fn apply(
         &self,
+        run: &Connectors,
         state: &dyn StateStore,
         planned: &PlannedSync,
         ledger: Ledger,
@@ -390,7 +439,7 @@ impl Integration {
             grace: opts.stop_grace,
         };
         let outcome =
-            pipeline::execute_with(planned, self.target.as_ref(), &exec, progress, &control).await;
+            pipeline::execute_with(planned, run.target.as_ref(), &exec, progress, &control).await;
         let mut report = outcome.report;
         if let Err(e) = journal.flush().await {
             tracing::error!(integration = %self.name(), error = %e, "cannot record the run's writes");
@@ -407,32 +456,9 @@ impl Integration {
         report
     }
 
-    /// API figures so far, to report one run's share of long-lived clients' counters.
-    fn stats_mark(&self) -> [ApiStats; 2] {
-        [self.source.stats(), self.target.stats()]
-    }
-
-    /// Replaces the report's API figures (cumulative over the clients' lifetime) with this
-    /// run's share since `mark`.
-    fn rebase_stats(&self, report: &mut SessionReport, mark: &[ApiStats; 2]) {
-        for (system, now, before) in [
-            (self.source.system(), self.source.stats(), mark[0]),
-            (self.target.system(), self.target.stats(), mark[1]),
-        ] {
-            report
-                .api_calls
-                .insert(system.to_owned(), now.calls.saturating_sub(before.calls));
-            report.rate_limit_wait_s.insert(
-                system.to_owned(),
-                now.rate_limit_wait
-                    .saturating_sub(before.rate_limit_wait)
-                    .as_secs_f64(),
-            );
-        }
-    }
-
     fn failed_report(
         &self,
+        run: &Connectors,
         started: chrono::DateTime<chrono::Utc>,
         message: &str,
         dry_run: bool,
@@ -440,8 +466,8 @@ impl Integration {
         let mut report = SessionReport::failed(self.name().to_owned(), started, message.to_owned());
         report.mode.clone_from(&self.definition.mode);
         report.dry_run = dry_run;
-        report.add_api_stats(self.source.system(), &self.source.stats());
-        report.add_api_stats(self.target.system(), &self.target.stats());
+        report.add_api_stats(run.source.system(), &run.source.stats());
+        report.add_api_stats(run.target.system(), &run.target.stats());
         report
     }
 }

@@ -20,7 +20,9 @@ pub use connector::{
     BuildContext, Pairing, Secrets, SectionSecrets, SourceFactory, SourceSection, TargetFactory,
     TargetSection, build, build_with_secrets, load_section, resolve_secrets,
 };
-pub use integration::{Integration, RunOptions, RuntimeError, exit, read_plan, write_plan};
+pub use integration::{
+    Connectors, Integration, OpenConnectors, RunOptions, RuntimeError, exit, read_plan, write_plan,
+};
 pub use ledger::Ledger;
 pub use schedule::Schedule;
 pub use state::{StateDir, StateError};

@@ -1,5 +1,8 @@
 //! Command-line usage: exit 2 for bad usage, and the scheduled loop's clean shutdown.
 
+use api_sandbox::{Fault, FaultRule};
+use serde_json::Value;
+
 use crate::support::{Cli, Harness};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,4 +95,73 @@ async fn scheduled_runs_stop_cleanly_on_sigterm() {
         .expect("sessions")
         .count();
     assert_eq!(sessions, reports, "one session per printed report");
+}
+
+/// Issue 11 item 5: every run of a scheduled loop opens its own connectors, so a report
+/// counts its own requests and waits only, and a run that failed half-way leaves no cache
+/// behind (People metadata, roles, the application's id).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_scheduled_run_counts_only_its_own_requests() {
+    // The reference: one run in a fresh process, against the same data.
+    let fresh = Harness::start(40, 43).await;
+    let out = fresh
+        .cli(["run", "--json", "--config"])
+        .arg(fresh.saas_config())
+        .run()
+        .await;
+    out.expect_code(0);
+    let reference = out.json();
+
+    let h = Harness::start(40, 43).await;
+    // The first run fails before writing: Oomnitza refuses the application lookup once,
+    // after the People metadata and records were read.
+    h.sandbox.oomnitza.faults().inject(
+        FaultRule::new(
+            http::Method::GET,
+            "/api/v3/saas",
+            Fault::status(403, r#"{"errors":"forbidden"}"#),
+        )
+        .times(1),
+    );
+    let mut running = h
+        .cli(["run", "--every", "1s", "--json", "--config"])
+        .arg(h.saas_config())
+        .spawn();
+    running.read_until_line("}").await;
+    running.read_until_line("}").await;
+    running.signal("TERM");
+    let out = running.finish().await;
+    out.expect_code(143);
+    let reports = serde_json::Deserializer::from_str(&out.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<Vec<_>, _>>()
+        .expect("one JSON report per run");
+    assert!(reports.len() >= 2, "{}", out.stdout);
+    assert_eq!(h.sandbox.oomnitza.faults().fired("/api/v3/saas"), 1);
+    assert_eq!(reports[0]["status"], "failed", "{:#}", reports[0]);
+    assert_eq!(reports[1]["status"], "succeeded", "{:#}", reports[1]);
+    // The first good run made exactly the requests of a first run in a fresh process:
+    // none of the failed run's counters added, none of its caches used.
+    assert_eq!(
+        reports[1]["api_calls"], reference["api_calls"],
+        "{:#}",
+        reports[1]
+    );
+    assert_eq!(reports[1]["counts"], reference["counts"]);
+    assert_eq!(
+        reports[1]["rate_limit_wait_s"],
+        reference["rate_limit_wait_s"]
+    );
+    // Together the reports account for every request the emulators answered, each once.
+    for (system, total) in [
+        ("quip", h.sandbox.quip.counters().total()),
+        ("oomnitza", h.sandbox.oomnitza.counters().total()),
+    ] {
+        let reported: u64 = reports
+            .iter()
+            .map(|r| r["api_calls"][system].as_u64().expect("api calls"))
+            .sum();
+        assert_eq!(reported, total, "{system}: {}", out.stdout);
+    }
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response as AxumResponse};
 pub use connector_http::ManualClock;
 use connector_http::{
     ApiBody, Authorization, Clock, HttpClient, RedactedUrl, RetryPolicy, Settings, Vendor, Wait,
-    WaitScope,
+    WaitCaps,
 };
 use secrecy::SecretString;
 
@@ -85,13 +85,12 @@ impl Vendor for Acme {
 }
 
 /// A policy with fast, bounded backoff.
-pub fn policy(scope: WaitScope) -> RetryPolicy {
+pub fn policy() -> RetryPolicy {
     RetryPolicy::new(
         4,
         3,
         (Duration::from_millis(500), Duration::from_secs(8)),
-        Duration::from_secs(600),
-        scope,
+        WaitCaps::run(Duration::from_secs(600)),
     )
 }
 

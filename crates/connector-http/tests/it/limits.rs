@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use connector_http::{ErrorKind, Request, WaitScope};
+use connector_http::{ErrorKind, Request};
 use http::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -17,7 +17,7 @@ async fn redirects_are_refused_not_retried_and_the_other_host_sees_nothing() {
         let redirect = Reply::new(status, "").header("location", location);
         let server = ScriptedServer::start(vec![redirect.clone(), redirect]).await;
         let clock = ManualClock::new();
-        let c = client(&clock, policy(WaitScope::Run));
+        let c = client(&clock, policy());
         for method in [Method::GET, Method::POST] {
             let req = Request::new((), method, url(&server.base, "/v1/users"))
                 .form(vec![("a", "b".into())]);
@@ -84,7 +84,7 @@ async fn endless_body() -> (String, Arc<AtomicU64>) {
 async fn a_declared_body_over_the_limit_fails_once_before_it_is_read() {
     let server = ScriptedServer::start(vec![Reply::new(200, &"y".repeat(5000))]).await;
     let clock = ManualClock::new();
-    let c = client_with(&clock, policy(WaitScope::Run), 1000);
+    let c = client_with(&clock, policy(), 1000);
     let e = c
         .send(&Request::get((), url(&server.base, "/big")))
         .await
@@ -112,7 +112,7 @@ async fn an_endless_body_stops_at_the_limit() {
     let (base, written) = endless_body().await;
     let clock = ManualClock::new();
     let limit = 1 << 20;
-    let c = client_with(&clock, policy(WaitScope::Run), limit);
+    let c = client_with(&clock, policy(), limit);
     let e = c
         .send(&Request::get((), url(&base, "/stream")))
         .await
@@ -132,7 +132,7 @@ async fn an_endless_body_stops_at_the_limit() {
 async fn a_body_at_the_limit_is_read_whole() {
     let server = ScriptedServer::start(vec![Reply::new(200, &"z".repeat(1000))]).await;
     let clock = ManualClock::new();
-    let c = client_with(&clock, policy(WaitScope::Run), 1000);
+    let c = client_with(&clock, policy(), 1000);
     let r = c
         .send(&Request::get((), url(&server.base, "/ok")))
         .await

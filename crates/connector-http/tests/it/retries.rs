@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use connector_http::{ErrorKind, Idempotency, Request, WaitScope, backoff_ceiling};
+use connector_http::{ErrorKind, Idempotency, Request, WaitCaps, backoff_ceiling};
 use http::{Method, StatusCode};
 
 use crate::common::{ManualClock, Reply, ScriptedServer, T0, client, policy, url};
@@ -17,7 +17,7 @@ async fn transient_failures_back_off_within_bounds_and_are_counted() {
     ])
     .await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     let r = c
         .send(&Request::get((), url(&server.base, "/v1/users")))
         .await
@@ -49,7 +49,7 @@ async fn transient_failures_back_off_within_bounds_and_are_counted() {
 async fn persistent_5xx_fails_with_the_last_answer_after_max_attempts() {
     let server = ScriptedServer::start(vec![Reply::new(503, "down"); 4]).await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     let e = c
         .send(&Request::get((), url(&server.base, "/v1/users")))
         .await
@@ -72,7 +72,7 @@ async fn persistent_5xx_fails_with_the_last_answer_after_max_attempts() {
 async fn a_request_that_is_not_idempotent_is_not_repeated_after_a_5xx() {
     let server = ScriptedServer::start(vec![Reply::new(500, "")]).await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     let req =
         Request::new((), Method::POST, url(&server.base, "/v1/users")).json_bytes(b"{}".to_vec());
     assert_eq!(req.idempotency, Idempotency::NonIdempotent);
@@ -91,7 +91,7 @@ async fn throttling_is_retried_even_for_a_create_and_waits_retry_after() {
     ])
     .await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     let req = Request::new((), Method::POST, url(&server.base, "/v1/users"));
     c.send(&req).await.unwrap();
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(7)]);
@@ -113,7 +113,7 @@ async fn retry_after_as_an_http_date_is_a_wait_until_then() {
     ])
     .await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     c.send(&Request::get((), url(&server.base, "/x")))
         .await
         .unwrap();
@@ -130,7 +130,7 @@ async fn retry_after_zero_or_missing_falls_back_to_the_backoff() {
     ])
     .await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     c.send(&Request::get((), url(&server.base, "/x")))
         .await
         .unwrap();
@@ -145,17 +145,19 @@ async fn retry_after_zero_or_missing_falls_back_to_the_backoff() {
 }
 
 #[tokio::test]
-async fn the_run_wait_cap_stops_with_a_throttled_error_until_the_next_run() {
+async fn the_run_wait_cap_stops_with_a_throttled_error_for_the_rest_of_the_run() {
     let server = ScriptedServer::start(vec![
+        Reply::new(429, "").header("retry-after", "60"),
+        Reply::new(429, "").header("retry-after", "60"),
         Reply::new(429, "").header("retry-after", "60"),
         Reply::new(429, "").header("retry-after", "60"),
         Reply::new(200, "{}"),
     ])
     .await;
     let clock = ManualClock::new();
-    let mut p = policy(WaitScope::Run);
-    p.wait_cap = Duration::from_secs(100);
-    let c = client(&clock, p);
+    let mut p = policy();
+    p.wait_caps = WaitCaps::run(Duration::from_secs(100));
+    let c = client(&clock, p.clone());
     let req = Request::get((), url(&server.base, "/x"));
     let e = c.send(&req).await.unwrap_err();
     assert!(e.is_throttled(), "{e:?}");
@@ -163,14 +165,18 @@ async fn the_run_wait_cap_stops_with_a_throttled_error_until_the_next_run() {
     assert_eq!(e.engine_kind(), sync_engine::ErrorKind::Throttled);
     let msg = e.to_string();
     assert!(msg.contains("gave up after waiting 60s"), "{msg}");
-    assert!(msg.contains("wait cap of 100s"), "{msg}");
+    assert!(msg.contains("the run's wait cap of 100s"), "{msg}");
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(60)]);
     assert_eq!(c.run_waited(), Duration::from_secs(60));
-    // The cap counts over the run, not per request: the next request may not wait either
-    // beyond what is left, until a new run starts.
-    c.begin_run();
-    assert_eq!(c.run_waited(), Duration::ZERO);
-    c.send(&req).await.unwrap();
+    // The cap counts over the client's run, not per request: the next request may not
+    // wait beyond what is left either.
+    let e = c.send(&req).await.unwrap_err();
+    assert!(e.to_string().contains("the run's wait cap"), "{e}");
+    assert_eq!(clock.sleeps().len(), 1, "no second wait");
+    // The next run opens its own client, with the whole budget.
+    let next = client(&clock, p);
+    next.send(&req).await.unwrap();
+    assert_eq!(next.run_waited(), Duration::from_secs(60));
     server.assert_done();
 }
 
@@ -184,8 +190,8 @@ async fn a_request_wait_cap_counts_per_request() {
     ])
     .await;
     let clock = ManualClock::new();
-    let mut p = policy(WaitScope::Request);
-    p.wait_cap = Duration::from_secs(100);
+    let mut p = policy();
+    p.wait_caps = WaitCaps::request(Duration::from_secs(100));
     let c = client(&clock, p);
     let req = Request::get((), url(&server.base, "/x"));
     c.send(&req).await.unwrap();
@@ -196,11 +202,44 @@ async fn a_request_wait_cap_counts_per_request() {
 }
 
 #[tokio::test]
+async fn with_both_caps_the_first_one_reached_stops_the_wait() {
+    let server = ScriptedServer::start(vec![
+        // One request that would wait 2 x 40 s: over the request cap of 60 s.
+        Reply::new(429, "").header("retry-after", "40"),
+        Reply::new(429, "").header("retry-after", "40"),
+        // Then requests of 40 s each, until the run cap of 100 s is reached.
+        Reply::new(429, "").header("retry-after", "40"),
+        Reply::new(200, "{}"),
+        Reply::new(429, "").header("retry-after", "40"),
+    ])
+    .await;
+    let clock = ManualClock::new();
+    let mut p = policy();
+    p.wait_caps = WaitCaps {
+        run: Some(Duration::from_secs(100)),
+        request: Some(Duration::from_secs(60)),
+    };
+    let c = client(&clock, p);
+    let req = Request::get((), url(&server.base, "/x"));
+    let e = c.send(&req).await.unwrap_err();
+    assert!(
+        e.to_string().contains("the request's wait cap of 60s"),
+        "{e}"
+    );
+    c.send(&req).await.unwrap();
+    assert_eq!(c.run_waited(), Duration::from_secs(80));
+    let e = c.send(&req).await.unwrap_err();
+    assert!(e.to_string().contains("the run's wait cap of 100s"), "{e}");
+    assert_eq!(clock.sleeps(), vec![Duration::from_secs(40); 2]);
+    server.assert_done();
+}
+
+#[tokio::test]
 async fn throttled_responses_are_capped_in_number() {
     let server =
         ScriptedServer::start(vec![Reply::new(429, "").header("retry-after", "1"); 4]).await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     let e = c
         .send(&Request::get((), url(&server.base, "/x")))
         .await
@@ -225,7 +264,7 @@ async fn a_shared_budget_counts_throttling_against_the_attempts() {
     ])
     .await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Request).shared_budget());
+    let c = client(&clock, policy().shared_budget());
     let e = c
         .send(&Request::get((), url(&server.base, "/x")))
         .await
@@ -247,7 +286,7 @@ async fn pacing_waits_before_sending_and_observe_sees_every_response() {
     ])
     .await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     *c.vendor().pace_once.lock().unwrap() = Some(Duration::from_secs(30));
     c.send(&Request::get((), url(&server.base, "/x")))
         .await
@@ -266,7 +305,7 @@ async fn pacing_waits_before_sending_and_observe_sees_every_response() {
 async fn other_4xx_are_final() {
     let server = ScriptedServer::start(vec![Reply::new(404, "no such user")]).await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     let e = c
         .send(&Request::get((), url(&server.base, "/u/1")))
         .await
@@ -284,7 +323,7 @@ async fn a_refused_connection_is_retried_then_reported_without_its_cause_text() 
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     // Even a create: a connection that never opened cannot have been processed.
     let req = Request::new((), Method::POST, url(&format!("http://{addr}"), "/x"));
     let e = c.send(&req).await.unwrap_err();

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use connector_http::{Authorization, Body, RedactedHeaders, RedactedUrl, Request, WaitScope};
+use connector_http::{Authorization, Body, RedactedHeaders, RedactedUrl, Request, WaitCaps};
 use http::HeaderMap;
 use secrecy::SecretString;
 
@@ -41,7 +41,7 @@ async fn the_token_is_sent_marked_and_never_shown() {
     ])
     .await;
     let clock = ManualClock::new();
-    let c = client(&clock, policy(WaitScope::Run));
+    let c = client(&clock, policy());
     let req = Request::get((), url(&server.base, "/v1/me?page=1"));
 
     // A 401 echoing the token: the body kept in the error is scrubbed.
@@ -148,8 +148,7 @@ async fn a_timeout_is_reported_with_the_timeout_and_no_url() {
             2,
             0,
             (Duration::from_millis(1), Duration::from_millis(2)),
-            Duration::from_secs(5),
-            WaitScope::Run,
+            WaitCaps::run(Duration::from_secs(5)),
         ),
     );
     let vendor = crate::common::Acme {

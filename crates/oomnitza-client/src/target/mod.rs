@@ -365,12 +365,7 @@ impl Target for OomnitzaTarget {
     }
 
     async fn finish(&self) -> Result<(), ConnectorError> {
-        let result = self.finish_bulk().await;
-        // Per-run caches end with the run.
-        *self.meta.lock().await = None;
-        *self.people.lock().await = PeopleIndex::default();
-        *self.saas.lock().await = SaasState::default();
-        result
+        self.finish_bulk().await
     }
 
     fn stats(&self) -> ApiStats {

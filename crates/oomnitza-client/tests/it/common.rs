@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use api_sandbox::oomnitza::{OomnitzaConfig, OomnitzaEmulator};
 use httpmock::{Mock, MockServer};
-use oomnitza_client::{Auth, ClientConfig, OomnitzaClient, OomnitzaTarget, RetryPolicy};
+use oomnitza_client::{Auth, ClientConfig, OomnitzaClient, OomnitzaTarget, RetryPolicy, WaitCaps};
 use sync_engine::{
     ApplyOptions, ApplyResult, Collection, CollectionSpec, DesiredRecord, Fields, NoProgress,
     PlanContext, Target, TargetSnapshot, apply_plan, plan_collection,
@@ -19,7 +19,7 @@ pub fn fast_retry() -> RetryPolicy {
     RetryPolicy::default()
         .with_max_retries(3)
         .with_delays(Duration::from_millis(1), Duration::from_millis(5))
-        .with_max_total_wait(Duration::from_secs(5))
+        .with_wait_caps(WaitCaps::request(Duration::from_secs(5)))
 }
 
 /// A client for an httpmock server, authenticating with the canary token.

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use quip_client::{Listing, QuipClient, QuipSource, QuipSourceConfig, RetryPolicy};
+use quip_client::{Listing, QuipClient, QuipSource, QuipSourceConfig, RetryPolicy, WaitCaps};
 use secrecy::SecretString;
 use sync_engine::{ConnectorError, Source};
 
@@ -58,7 +58,7 @@ async fn canary_token_never_leaks_from_failures() {
         .retry(
             RetryPolicy::default()
                 .max_attempts(2)
-                .wait_cap(Duration::from_secs(100)),
+                .wait_caps(WaitCaps::run(Duration::from_secs(100))),
         );
     assert_no_canary("config Debug", &format!("{cfg:?}"));
     let client = QuipClient::with_clock(cfg, clock.clone()).unwrap();

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use http::Method;
 use quip_client::{
     ClientConfig, EventsConfig, Listing, QuipClient, QuipSource, QuipSourceConfig, RetryPolicy,
-    RoleSource,
+    RoleSource, WaitCaps,
 };
 use secrecy::SecretString;
 use sync_engine::{Completeness, NoProgress, Source, SourceSnapshot};
@@ -351,7 +351,7 @@ async fn exhausted_wait_cap_stops_with_a_clear_error_and_an_incomplete_read() {
     let c = client(
         &quip,
         clock.clone(),
-        fast_backoff().wait_cap(Duration::from_secs(200)),
+        fast_backoff().wait_caps(WaitCaps::run(Duration::from_secs(200))),
     );
     let source = QuipSource::new(
         c,

@@ -8,7 +8,7 @@ use sync_engine::{
     FilterConfig, KeyMapping, MappingConfig, MemorySource, MemoryTarget, NoProgress, SessionStatus,
     SourceRecord, SyncDefinition, SyncPolicy,
 };
-use sync_runtime::{Integration, RunOptions, StateDir, StateStore};
+use sync_runtime::{Connectors, Integration, RunOptions, StateDir, StateStore};
 
 fn fields() -> Vec<FieldSpec> {
     vec![
@@ -65,10 +65,15 @@ struct Fixture {
 fn fixture(people: Vec<SourceRecord>) -> Fixture {
     let source = Arc::new(MemorySource::new(fields(), people).with_system("directory"));
     let target = Arc::new(MemoryTarget::new().with_system("people"));
+    let (s, t) = (source.clone(), target.clone());
     let integration = Integration {
         definition: definition(),
-        source: Box::new(source.clone()),
-        target: Box::new(target.clone()),
+        connectors: Box::new(move |_: &SyncDefinition| {
+            Ok(Connectors {
+                source: Box::new(s.clone()),
+                target: Box::new(t.clone()),
+            })
+        }),
         apply: ApplyOptions::default(),
     };
     let dir = tempfile::tempdir().expect("temp dir");
