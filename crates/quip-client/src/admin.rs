@@ -173,9 +173,14 @@ impl AdminListUsers {
     }
 
     /// Every user, page after page.
-    pub fn users(self) -> impl Stream<Item = Result<User, QuipError>> + Send + 'static {
+    pub fn stream(self) -> impl Stream<Item = Result<User, QuipError>> + Send + 'static {
         self.pages()
             .map_ok(|p| stream::iter(p.users.into_iter().map(Ok)))
             .try_flatten()
+    }
+
+    /// Every user, collected.
+    pub async fn collect(self) -> Result<Vec<User>, QuipError> {
+        self.stream().try_collect().await
     }
 }

@@ -21,7 +21,7 @@
 //! // The API areas, one handler each; paged lists are streams.
 //! let me = client.users().current().await?;
 //! let company = me.company_id.clone().unwrap_or_default();
-//! let users: Vec<_> = client.admin().list_users(&company).users().try_collect().await?;
+//! let users: Vec<_> = client.admin().list_users(&company).collect().await?;
 //! println!("{} users, {} API calls", users.len(), client.stats().calls);
 //!
 //! // The engine's source connector.

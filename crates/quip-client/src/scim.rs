@@ -27,7 +27,7 @@ impl ScimHandler {
     pub fn list_users(&self) -> ScimListUsers {
         ScimListUsers {
             client: self.client.clone(),
-            count: 100,
+            page_size: 100,
             filter: None,
         }
     }
@@ -35,7 +35,12 @@ impl ScimHandler {
     /// `GET /2/Users?filter=emails eq "<email>"`: the user with this email, if any.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<ScimUser>, QuipError> {
         let filter = format!("emails eq \"{}\"", email.replace('"', "\\\""));
-        let page = self.list_users().filter(filter).count(1).page(1).await?;
+        let page = self
+            .list_users()
+            .filter(filter)
+            .page_size(1)
+            .page(1)
+            .await?;
         Ok(page.resources.into_iter().next())
     }
 }
@@ -49,14 +54,14 @@ impl ScimHandler {
 #[must_use = "streams do nothing until polled"]
 pub struct ScimListUsers {
     client: QuipClient,
-    count: u32,
+    page_size: u32,
     filter: Option<String>,
 }
 
 impl ScimListUsers {
-    /// Users per page to ask for. Default 100.
-    pub fn count(mut self, n: u32) -> Self {
-        self.count = n.max(1);
+    /// Users per page to ask for (SCIM `count`; servers may serve fewer). Default 100.
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = n.max(1);
         self
     }
 
@@ -68,7 +73,7 @@ impl ScimListUsers {
 
     fn url(&self, start_index: u64) -> RedactedUrl {
         let start = start_index.to_string();
-        let count = self.count.to_string();
+        let count = self.page_size.to_string();
         let mut query = vec![("startIndex", start.as_str()), ("count", count.as_str())];
         if let Some(f) = &self.filter {
             query.push(("filter", f.as_str()));
@@ -108,7 +113,7 @@ impl ScimListUsers {
                     repeats.count
                 ));
             }
-            let page_size = u64::from(this.count).max(received);
+            let page_size = u64::from(this.page_size).max(received);
             if let Some(total) = guard.over_total(page_size) {
                 return stop(format!(
                     "{} users received in {} page(s), more than totalResults ({total}) plus one \
@@ -131,7 +136,7 @@ impl ScimListUsers {
 
     /// Every user once (a page repeating users ends the stream with an error, see
     /// [`ScimListUsers::pages`]; the de-duplication is a second line of defence).
-    pub fn users(self) -> impl Stream<Item = Result<ScimUser, QuipError>> + Send + 'static {
+    pub fn stream(self) -> impl Stream<Item = Result<ScimUser, QuipError>> + Send + 'static {
         let mut seen = HashSet::new();
         self.pages()
             .map_ok(|p| stream::iter(p.resources.into_iter().map(Ok)))
@@ -143,5 +148,10 @@ impl ScimListUsers {
                 };
                 futures::future::ready(keep)
             })
+    }
+
+    /// Every user, collected.
+    pub async fn collect(self) -> Result<Vec<ScimUser>, QuipError> {
+        self.stream().try_collect().await
     }
 }

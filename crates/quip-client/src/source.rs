@@ -517,7 +517,7 @@ impl QuipSource {
                     .client
                     .scim()
                     .list_users()
-                    .count(self.config.page_size)
+                    .page_size(self.config.page_size)
                     .pages()
                     .map_ok(|page| {
                         let users = page.resources.into_iter().map(Row::from_scim).collect();

@@ -216,7 +216,7 @@ async fn admin_list_users_posts_form_pages() {
         .admin()
         .list_users("IMbAcASGu56")
         .page_size(2)
-        .users()
+        .stream()
         .try_collect()
         .await
         .unwrap();
@@ -317,7 +317,7 @@ async fn scim_list_uses_the_scim_token_and_documented_example() {
     let users: Vec<_> = client
         .scim()
         .list_users()
-        .users()
+        .stream()
         .try_collect()
         .await
         .unwrap();
@@ -362,8 +362,8 @@ async fn scim_paging_advances_by_items_received_and_stops_at_total() {
     let users: Vec<_> = client
         .scim()
         .list_users()
-        .count(10)
-        .users()
+        .page_size(10)
+        .stream()
         .try_collect()
         .await
         .unwrap();

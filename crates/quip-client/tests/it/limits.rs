@@ -91,7 +91,7 @@ async fn scim_pages_growing_past_total_results_stop_one_page_later() {
     let error = client
         .scim()
         .list_users()
-        .count(10)
+        .page_size(10)
         .pages()
         .try_collect::<Vec<_>>()
         .await
@@ -116,8 +116,8 @@ async fn scim_server_ignoring_start_index_is_stopped_at_the_first_repeat() {
     let error = client
         .scim()
         .list_users()
-        .count(10)
-        .users()
+        .page_size(10)
+        .stream()
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
@@ -150,8 +150,8 @@ async fn scim_page_repeating_one_user_is_an_error_not_a_silent_dedupe() {
     let error = client
         .scim()
         .list_users()
-        .count(2)
-        .users()
+        .page_size(2)
+        .stream()
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
@@ -181,7 +181,7 @@ async fn scim_listing_stops_at_max_pages() {
     let error = client
         .scim()
         .list_users()
-        .count(10)
+        .page_size(10)
         .pages()
         .try_collect::<Vec<_>>()
         .await
@@ -253,7 +253,7 @@ async fn admin_listing_repeating_users_or_past_total_count_is_an_error() {
         .admin()
         .list_users("C1")
         .page_size(10)
-        .users()
+        .stream()
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
