@@ -46,6 +46,7 @@ pub mod datagen;
 pub mod faults;
 pub mod oomnitza;
 pub mod quip;
+pub mod scripted;
 pub mod server;
 
 use serde::{Deserialize, Serialize};

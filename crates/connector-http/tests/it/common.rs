@@ -1,12 +1,10 @@
-//! A scripted loopback server, a manual clock and a test vendor.
+//! The scripted loopback server, a manual clock and a test vendor.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{Request as AxumRequest, State};
-use axum::response::{IntoResponse, Response as AxumResponse};
+pub use api_sandbox::scripted::{Reply, ScriptedServer};
 pub use connector_http::ManualClock;
 use connector_http::{
     ApiBody, Authorization, Clock, HttpClient, RedactedUrl, RetryPolicy, Settings, Vendor, Wait,
@@ -122,115 +120,4 @@ pub fn client_with(
 /// `base` + `path` as a URL to send to.
 pub fn url(base: &str, path: &str) -> RedactedUrl {
     RedactedUrl::new(url::Url::parse(&format!("{base}{path}")).unwrap())
-}
-
-/// One scripted answer.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn new(status: u16, body: &str) -> Self {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: body.to_owned(),
-        }
-    }
-
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-}
-
-/// A request the server received.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub method: String,
-    pub authorization: Option<String>,
-}
-
-#[derive(Debug, Default)]
-struct Script {
-    replies: VecDeque<Reply>,
-    seen: Vec<Seen>,
-    unexpected: usize,
-}
-
-/// A loopback server answering each request with the next scripted reply; a request
-/// beyond the script is answered 599 and counted as unexpected.
-pub struct ScriptedServer {
-    pub base: String,
-    script: Arc<Mutex<Script>>,
-    _task: tokio::task::JoinHandle<()>,
-}
-
-async fn scripted(State(script): State<Arc<Mutex<Script>>>, req: AxumRequest) -> AxumResponse {
-    let reply = {
-        let mut s = script.lock().unwrap();
-        s.seen.push(Seen {
-            method: req.method().to_string(),
-            authorization: req
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .map(|v| v.to_str().unwrap().to_owned()),
-        });
-        let next = s.replies.pop_front();
-        if next.is_none() {
-            s.unexpected += 1;
-        }
-        next
-    };
-    let Some(reply) = reply else {
-        return (http::StatusCode::from_u16(599).unwrap(), "unexpected").into_response();
-    };
-    let mut response = (
-        http::StatusCode::from_u16(reply.status).unwrap(),
-        reply.body,
-    )
-        .into_response();
-    for (k, v) in reply.headers {
-        response.headers_mut().insert(
-            http::HeaderName::from_static(k),
-            http::HeaderValue::try_from(v).unwrap(),
-        );
-    }
-    response
-}
-
-impl ScriptedServer {
-    pub async fn start(replies: Vec<Reply>) -> Self {
-        let script = Arc::new(Mutex::new(Script {
-            replies: replies.into(),
-            ..Script::default()
-        }));
-        let app = axum::Router::new()
-            .fallback(scripted)
-            .with_state(Arc::clone(&script));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        ScriptedServer {
-            base,
-            script,
-            _task: task,
-        }
-    }
-
-    pub fn seen(&self) -> Vec<Seen> {
-        self.script.lock().unwrap().seen.clone()
-    }
-
-    /// Every scripted reply was used and nothing else was asked.
-    pub fn assert_done(&self) {
-        let s = self.script.lock().unwrap();
-        assert!(s.replies.is_empty(), "unused replies: {:?}", s.replies);
-        assert_eq!(s.unexpected, 0, "unexpected requests");
-    }
 }

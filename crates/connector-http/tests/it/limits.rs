@@ -13,13 +13,13 @@ use crate::common::{CANARY, ManualClock, Reply, ScriptedServer, client, client_w
 async fn redirects_are_refused_not_retried_and_the_other_host_sees_nothing() {
     for status in [301u16, 302, 303, 307, 308] {
         let elsewhere = ScriptedServer::start(vec![]).await;
-        let location = format!("{}/v1/users?token=x", elsewhere.base);
+        let location = format!("{}/v1/users?token=x", elsewhere.url);
         let redirect = Reply::new(status, "").header("location", location);
         let server = ScriptedServer::start(vec![redirect.clone(), redirect]).await;
         let clock = ManualClock::new();
         let c = client(&clock, policy());
         for method in [Method::GET, Method::POST] {
-            let req = Request::new((), method, url(&server.base, "/v1/users"))
+            let req = Request::new((), method, url(&server.url, "/v1/users"))
                 .form(vec![("a", "b".into())]);
             let e = c.send(&req).await.unwrap_err();
             match e.kind() {
@@ -28,7 +28,7 @@ async fn redirects_are_refused_not_retried_and_the_other_host_sees_nothing() {
                     location,
                 } => {
                     assert_eq!(*got, status);
-                    assert_eq!(location, &format!("{}/v1/users", elsewhere.base));
+                    assert_eq!(location, &format!("{}/v1/users", elsewhere.url));
                 }
                 other => panic!("expected a redirect error, got {other:?}"),
             }
@@ -86,7 +86,7 @@ async fn a_declared_body_over_the_limit_fails_once_before_it_is_read() {
     let clock = ManualClock::new();
     let c = client_with(&clock, policy(), 1000);
     let e = c
-        .send(&Request::get((), url(&server.base, "/big")))
+        .send(&Request::get((), url(&server.url, "/big")))
         .await
         .unwrap_err();
     assert!(
@@ -134,7 +134,7 @@ async fn a_body_at_the_limit_is_read_whole() {
     let clock = ManualClock::new();
     let c = client_with(&clock, policy(), 1000);
     let r = c
-        .send(&Request::get((), url(&server.base, "/ok")))
+        .send(&Request::get((), url(&server.url, "/ok")))
         .await
         .unwrap();
     assert_eq!(r.body.len(), 1000);

@@ -19,7 +19,7 @@ async fn transient_failures_back_off_within_bounds_and_are_counted() {
     let clock = ManualClock::new();
     let c = client(&clock, policy());
     let r = c
-        .send(&Request::get((), url(&server.base, "/v1/users")))
+        .send(&Request::get((), url(&server.url, "/v1/users")))
         .await
         .unwrap();
     assert_eq!(r.json::<serde_json::Value>().unwrap()["ok"], true);
@@ -51,7 +51,7 @@ async fn persistent_5xx_fails_with_the_last_answer_after_max_attempts() {
     let clock = ManualClock::new();
     let c = client(&clock, policy());
     let e = c
-        .send(&Request::get((), url(&server.base, "/v1/users")))
+        .send(&Request::get((), url(&server.url, "/v1/users")))
         .await
         .unwrap_err();
     assert!(
@@ -74,7 +74,7 @@ async fn a_request_that_is_not_idempotent_is_not_repeated_after_a_5xx() {
     let clock = ManualClock::new();
     let c = client(&clock, policy());
     let req =
-        Request::new((), Method::POST, url(&server.base, "/v1/users")).json_bytes(b"{}".to_vec());
+        Request::new((), Method::POST, url(&server.url, "/v1/users")).json_bytes(b"{}".to_vec());
     assert_eq!(req.idempotency, Idempotency::NonIdempotent);
     let e = c.send(&req).await.unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
@@ -92,7 +92,7 @@ async fn throttling_is_retried_even_for_a_create_and_waits_retry_after() {
     .await;
     let clock = ManualClock::new();
     let c = client(&clock, policy());
-    let req = Request::new((), Method::POST, url(&server.base, "/v1/users"));
+    let req = Request::new((), Method::POST, url(&server.url, "/v1/users"));
     c.send(&req).await.unwrap();
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(7)]);
     let stats = c.stats();
@@ -114,7 +114,7 @@ async fn retry_after_as_an_http_date_is_a_wait_until_then() {
     .await;
     let clock = ManualClock::new();
     let c = client(&clock, policy());
-    c.send(&Request::get((), url(&server.base, "/x")))
+    c.send(&Request::get((), url(&server.url, "/x")))
         .await
         .unwrap();
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(90)]);
@@ -131,7 +131,7 @@ async fn retry_after_zero_or_missing_falls_back_to_the_backoff() {
     .await;
     let clock = ManualClock::new();
     let c = client(&clock, policy());
-    c.send(&Request::get((), url(&server.base, "/x")))
+    c.send(&Request::get((), url(&server.url, "/x")))
         .await
         .unwrap();
     let sleeps = clock.sleeps();
@@ -158,7 +158,7 @@ async fn the_run_wait_cap_stops_with_a_throttled_error_for_the_rest_of_the_run()
     let mut p = policy();
     p.wait_caps = WaitCaps::run(Duration::from_secs(100));
     let c = client(&clock, p.clone());
-    let req = Request::get((), url(&server.base, "/x"));
+    let req = Request::get((), url(&server.url, "/x"));
     let e = c.send(&req).await.unwrap_err();
     assert!(e.is_throttled(), "{e:?}");
     assert_eq!(e.status(), Some(StatusCode::TOO_MANY_REQUESTS));
@@ -193,7 +193,7 @@ async fn a_request_wait_cap_counts_per_request() {
     let mut p = policy();
     p.wait_caps = WaitCaps::request(Duration::from_secs(100));
     let c = client(&clock, p);
-    let req = Request::get((), url(&server.base, "/x"));
+    let req = Request::get((), url(&server.url, "/x"));
     c.send(&req).await.unwrap();
     // A second request gets its own budget (the run has waited 60 s already).
     c.send(&req).await.unwrap();
@@ -220,7 +220,7 @@ async fn with_both_caps_the_first_one_reached_stops_the_wait() {
         request: Some(Duration::from_secs(60)),
     };
     let c = client(&clock, p);
-    let req = Request::get((), url(&server.base, "/x"));
+    let req = Request::get((), url(&server.url, "/x"));
     let e = c.send(&req).await.unwrap_err();
     assert!(
         e.to_string().contains("the request's wait cap of 60s"),
@@ -241,7 +241,7 @@ async fn throttled_responses_are_capped_in_number() {
     let clock = ManualClock::new();
     let c = client(&clock, policy());
     let e = c
-        .send(&Request::get((), url(&server.base, "/x")))
+        .send(&Request::get((), url(&server.url, "/x")))
         .await
         .unwrap_err();
     assert!(e.is_throttled());
@@ -266,7 +266,7 @@ async fn a_shared_budget_counts_throttling_against_the_attempts() {
     let clock = ManualClock::new();
     let c = client(&clock, policy().shared_budget());
     let e = c
-        .send(&Request::get((), url(&server.base, "/x")))
+        .send(&Request::get((), url(&server.url, "/x")))
         .await
         .unwrap_err();
     assert_eq!(e.request().map(|r| r.attempts), Some(4));
@@ -288,7 +288,7 @@ async fn pacing_waits_before_sending_and_observe_sees_every_response() {
     let clock = ManualClock::new();
     let c = client(&clock, policy());
     *c.vendor().pace_once.lock().unwrap() = Some(Duration::from_secs(30));
-    c.send(&Request::get((), url(&server.base, "/x")))
+    c.send(&Request::get((), url(&server.url, "/x")))
         .await
         .unwrap();
     let sleeps = clock.sleeps();
@@ -307,7 +307,7 @@ async fn other_4xx_are_final() {
     let clock = ManualClock::new();
     let c = client(&clock, policy());
     let e = c
-        .send(&Request::get((), url(&server.base, "/u/1")))
+        .send(&Request::get((), url(&server.url, "/u/1")))
         .await
         .unwrap_err();
     assert!(e.is_not_found());

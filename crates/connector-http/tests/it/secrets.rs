@@ -42,7 +42,7 @@ async fn the_token_is_sent_marked_and_never_shown() {
     .await;
     let clock = ManualClock::new();
     let c = client(&clock, policy());
-    let req = Request::get((), url(&server.base, "/v1/me?page=1"));
+    let req = Request::get((), url(&server.url, "/v1/me?page=1"));
 
     // A 401 echoing the token: the body kept in the error is scrubbed.
     let e = c.send(&req).await.unwrap_err();

@@ -356,10 +356,16 @@ impl Target for OomnitzaTarget {
             return Vec::new();
         }
         match spec.collection {
-            Collection::Users => match self.config.write_strategy {
-                WriteStrategy::Rest => self.apply_users_rest(spec, batch).await,
-                WriteStrategy::Bulk => self.apply_users_bulk(spec, batch).await,
-            },
+            Collection::Users => {
+                let meta = match self.meta().await {
+                    Ok(m) => m,
+                    Err(e) => return users::fail_all(&batch, &e.report()),
+                };
+                match self.config.write_strategy {
+                    WriteStrategy::Rest => self.apply_users_rest(spec, &meta, batch).await,
+                    WriteStrategy::Bulk => self.apply_users_bulk(spec, &meta, batch).await,
+                }
+            }
             Collection::SaasUsers => self.apply_saas(spec, batch).await,
         }
     }

@@ -175,12 +175,9 @@ impl OomnitzaTarget {
     pub(super) async fn apply_users_rest(
         &self,
         spec: &CollectionSpec,
+        meta: &UsersMeta,
         batch: Vec<Change>,
     ) -> Vec<Outcome> {
-        let meta = match self.meta().await {
-            Ok(m) => m,
-            Err(e) => return fail_all(&batch, &e.report()),
-        };
         let outcomes: Vec<Outcome> = futures::stream::iter(batch)
             .map(|change| {
                 let meta = &meta;
@@ -325,12 +322,9 @@ impl OomnitzaTarget {
     pub(super) async fn apply_users_bulk(
         &self,
         spec: &CollectionSpec,
+        meta: &UsersMeta,
         batch: Vec<Change>,
     ) -> Vec<Outcome> {
-        let meta = match self.meta().await {
-            Ok(m) => m,
-            Err(e) => return fail_all(&batch, &e.report()),
-        };
         let deact = &self.config.people_deactivation;
         let key_field = spec.sync_key.as_ref();
         let sync_id = meta.bulk_id(key_field);
