@@ -27,7 +27,7 @@ const FIELDS: [&str; 10] = [
     "last_name",
     "location",
     "manager_email",
-    "quip_user_id",
+    "roster_user_id",
     "title",
 ];
 
@@ -46,7 +46,7 @@ fn spec(names: &[FieldName]) -> CollectionSpec {
 
 /// The fields of person `i`; `changed` alters the title.
 fn fields(names: &[FieldName], i: usize, changed: bool) -> Fields {
-    let key = format!("QUIPUSR{i:09}");
+    let key = format!("ROSTERUSR{i:09}");
     let title = if changed {
         "Principal Engineer".to_owned()
     } else {
@@ -76,7 +76,7 @@ fn target(names: &[FieldName], n: usize) -> TargetSnapshot {
         records: (0..n)
             .map(|i| TargetRecord {
                 id: format!("{}", 9_000_000 + i).into(),
-                key: Some(format!("QUIPUSR{i:09}").into()),
+                key: Some(format!("ROSTERUSR{i:09}").into()),
                 fields: fields(names, i, false),
                 active: true,
                 owned: true,
@@ -91,7 +91,7 @@ fn desired(names: &[FieldName], n: usize) -> Vec<DesiredRecord> {
     (0..n)
         .filter(|i| i % 100 != 0)
         .map(|i| DesiredRecord {
-            key: format!("QUIPUSR{i:09}").into(),
+            key: format!("ROSTERUSR{i:09}").into(),
             fields: fields(names, i, i % 100 == 1),
             active: true,
         })
@@ -158,7 +158,7 @@ fn child_map(n: usize, runs: usize) {
         FieldSpec::new("is_robot", FieldKind::Bool, ""),
         FieldSpec::new("created_at", FieldKind::Timestamp, ""),
     ];
-    let mapping = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+    let mapping = MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
         .fallback(KeyMapping::new("email", "email"))
         .field("email", "{{ emails[0] | lower }}")
         .field("username", "{{ email }}")
@@ -168,7 +168,7 @@ fn child_map(n: usize, runs: usize) {
         .field("title", "{{ title }}")
         .field("created", "{{ created_at }}")
         .field("label", "{{ name }} ({{ title }})")
-        .field("source", "Quip")
+        .field("source", "Roster")
         .compile(Collection::Users, Some(&fields))
         .expect("valid mapping");
     let filter = FilterConfig {
@@ -180,12 +180,12 @@ fn child_map(n: usize, runs: usize) {
     }
     .compile(Some(&fields))
     .expect("valid filter");
-    let ctx = MappingContext::new(chrono::DateTime::UNIX_EPOCH, "quip");
+    let ctx = MappingContext::new(chrono::DateTime::UNIX_EPOCH, "roster");
     let records: Vec<SourceRecord> = (0..n)
         .map(|i| SourceRecord {
-            key: format!("QUIPUSR{i:09}").into(),
+            key: format!("ROSTERUSR{i:09}").into(),
             fields: Fields::new()
-                .with("id", format!("QUIPUSR{i:09}"))
+                .with("id", format!("ROSTERUSR{i:09}"))
                 .with("name", format!("First{} Last{i}", i % 1000))
                 .with("email", format!("first.last{i}@example-company.com"))
                 .with("emails", vec![format!("First.Last{i}@Example-Company.com")])

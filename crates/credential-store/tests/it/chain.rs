@@ -26,19 +26,19 @@ async fn env_overrides_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = file_with(
         &dir.path().join("c.qoc"),
-        &[("quip", "from-file"), ("oomnitza", "o-file")],
+        &[("roster", "from-file"), ("people", "o-file")],
     );
     let env = EnvProvider::from_vars(
-        "QUIP_OOMNITZA_CRED_",
-        [("QUIP_OOMNITZA_CRED_QUIP", "from-env")],
+        "ROSTER_PEOPLE_CRED_",
+        [("ROSTER_PEOPLE_CRED_ROSTER", "from-env")],
     );
     let chain = Chain::new().with(env).with(file);
 
-    let (quip, source) = chain.get_with_source("quip").await.unwrap();
-    assert_eq!(quip.header().unwrap().1, "from-env");
+    let (roster, source) = chain.get_with_source("roster").await.unwrap();
+    assert_eq!(roster.header().unwrap().1, "from-env");
     assert_eq!(source, "env");
-    let (oomnitza, source) = chain.get_with_source("oomnitza").await.unwrap();
-    assert_eq!(oomnitza.header().unwrap().1, "o-file");
+    let (people, source) = chain.get_with_source("people").await.unwrap();
+    assert_eq!(people.header().unwrap().1, "o-file");
     assert!(source.starts_with("file "), "{source}");
 
     let listing = chain.list().await.unwrap();
@@ -46,7 +46,7 @@ async fn env_overrides_file() {
         .iter()
         .map(|m| (m.name.as_str(), m.owner.as_str()))
         .collect();
-    assert_eq!(owners, [("oomnitza", "file-owner"), ("quip", "local")]);
+    assert_eq!(owners, [("people", "file-owner"), ("roster", "local")]);
 
     let err = chain.get("absent").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
@@ -55,10 +55,10 @@ async fn env_overrides_file() {
 #[tokio::test]
 async fn unavailable_keyring_falls_through_to_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let file = file_with(&dir.path().join("c.qoc"), &[("quip", CANARY)]);
+    let file = file_with(&dir.path().join("c.qoc"), &[("roster", CANARY)]);
     let chain = Chain::new()
         .with(EnvProvider::from_vars(
-            "QUIP_OOMNITZA_CRED_",
+            "ROSTER_PEOPLE_CRED_",
             Vec::<(String, String)>::new(),
         ))
         .with(KeyringProvider::unavailable(
@@ -66,7 +66,7 @@ async fn unavailable_keyring_falls_through_to_the_file() {
         ))
         .with(file.clone());
 
-    let (cred, source) = chain.get_with_source("quip").await.unwrap();
+    let (cred, source) = chain.get_with_source("roster").await.unwrap();
     assert_eq!(cred.header().unwrap().1, CANARY);
     assert_eq!(source, file.label());
     assert_eq!(chain.list().await.unwrap().len(), 1);
@@ -81,14 +81,14 @@ async fn unavailable_keyring_falls_through_to_the_file() {
 #[tokio::test]
 async fn available_keyring_is_asked_before_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let file = file_with(&dir.path().join("c.qoc"), &[("quip", "from-file")]);
+    let file = file_with(&dir.path().join("c.qoc"), &[("roster", "from-file")]);
     let keyring = KeyringProvider::new(mock::Store::new().unwrap());
     keyring
-        .put(&api_key("quip", "o", "from-keyring"))
+        .put(&api_key("roster", "o", "from-keyring"))
         .await
         .unwrap();
     let chain = Chain::new().with(keyring).with(file);
-    let (cred, source) = chain.get_with_source("quip").await.unwrap();
+    let (cred, source) = chain.get_with_source("roster").await.unwrap();
     assert_eq!(cred.header().unwrap().1, "from-keyring");
     assert_eq!(source, "keyring");
 }
@@ -97,7 +97,7 @@ async fn available_keyring_is_asked_before_the_file() {
 async fn corrupt_file_stops_the_chain_with_its_own_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.qoc");
-    let corrupt = file_with(&path, &[("quip", CANARY)]);
+    let corrupt = file_with(&path, &[("roster", CANARY)]);
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x55;
@@ -105,17 +105,17 @@ async fn corrupt_file_stops_the_chain_with_its_own_error() {
 
     // A provider after the corrupt file holds the name too; it must not be reached.
     let later_dir = tempfile::tempdir().unwrap();
-    let later = file_with(&later_dir.path().join("c.qoc"), &[("quip", "fallback")]);
+    let later = file_with(&later_dir.path().join("c.qoc"), &[("roster", "fallback")]);
     let chain = Chain::new()
         .with(EnvProvider::from_vars(
-            "QUIP_OOMNITZA_CRED_",
+            "ROSTER_PEOPLE_CRED_",
             Vec::<(String, String)>::new(),
         ))
         .with(KeyringProvider::unavailable("headless"))
         .with(corrupt)
         .with(later);
 
-    let err = chain.get("quip").await.unwrap_err();
+    let err = chain.get("roster").await.unwrap_err();
     match err.kind() {
         ErrorKind::Tampered { path: p, .. } => assert_eq!(p, &path),
         other => panic!("expected the file's own error, got {other:?}"),
@@ -129,22 +129,25 @@ async fn corrupt_file_stops_the_chain_with_its_own_error() {
     // A name that only the env knows is still served: the env answers first.
     let chain = Chain::new()
         .with(EnvProvider::from_vars(
-            "QUIP_OOMNITZA_CRED_",
-            [("QUIP_OOMNITZA_CRED_QUIP", "env")],
+            "ROSTER_PEOPLE_CRED_",
+            [("ROSTER_PEOPLE_CRED_ROSTER", "env")],
         ))
         .with(FileProvider::with_kdf(
             &path,
             SecretString::from("chain test passphrase"),
             cheap_kdf(),
         ));
-    assert_eq!(chain.get("quip").await.unwrap().header().unwrap().1, "env");
+    assert_eq!(
+        chain.get("roster").await.unwrap().header().unwrap().1,
+        "env"
+    );
 }
 
 #[tokio::test]
 async fn wrong_passphrase_stops_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.qoc");
-    file_with(&path, &[("quip", "s")]);
+    file_with(&path, &[("roster", "s")]);
     let chain = Chain::new()
         .with(FileProvider::with_kdf(
             &path,
@@ -152,21 +155,21 @@ async fn wrong_passphrase_stops_the_chain() {
             cheap_kdf(),
         ))
         .with(KeyringProvider::new(mock::Store::new().unwrap()));
-    let err = chain.get("quip").await.unwrap_err();
+    let err = chain.get("roster").await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::WrongKey { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn delete_refuses_when_the_environment_still_defines_the_name() {
     let dir = tempfile::tempdir().unwrap();
-    let file = file_with(&dir.path().join("c.qoc"), &[("quip", "f")]);
+    let file = file_with(&dir.path().join("c.qoc"), &[("roster", "f")]);
     let chain = Chain::new()
         .with_shared(Arc::new(EnvProvider::from_vars(
-            "QUIP_OOMNITZA_CRED_",
-            [("QUIP_OOMNITZA_CRED_QUIP", "e")],
+            "ROSTER_PEOPLE_CRED_",
+            [("ROSTER_PEOPLE_CRED_ROSTER", "e")],
         )))
         .with(file.clone());
-    let err = chain.delete("quip").await.unwrap_err();
+    let err = chain.delete("roster").await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::ReadOnly { .. }), "{err:?}");
     assert!(chain.delete("absent").await.unwrap_err().is_not_found());
 }
@@ -174,18 +177,18 @@ async fn delete_refuses_when_the_environment_still_defines_the_name() {
 #[tokio::test]
 async fn rotation_through_the_chain_happens_where_the_credential_lives() {
     let dir = tempfile::tempdir().unwrap();
-    let file = file_with(&dir.path().join("c.qoc"), &[("quip", "old")]);
+    let file = file_with(&dir.path().join("c.qoc"), &[("roster", "old")]);
     let chain = Chain::new()
         .with(EnvProvider::from_vars(
-            "QUIP_OOMNITZA_CRED_",
-            [("QUIP_OOMNITZA_CRED_OTHER", "e")],
+            "ROSTER_PEOPLE_CRED_",
+            [("ROSTER_PEOPLE_CRED_OTHER", "e")],
         ))
         .with(file.clone());
     chain
-        .rotate_secret("quip", SecretString::from("new"))
+        .rotate_secret("roster", SecretString::from("new"))
         .await
         .unwrap();
-    assert_eq!(file.get("quip").await.unwrap().header().unwrap().1, "new");
+    assert_eq!(file.get("roster").await.unwrap().header().unwrap().1, "new");
     let err = chain
         .rotate_secret("other", SecretString::from("x"))
         .await

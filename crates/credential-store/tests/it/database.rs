@@ -24,16 +24,22 @@ async fn round_trip_is_owner_scoped() {
     let (db, master) = setup();
     let alice = DatabaseProvider::new(Arc::clone(&db), "alice", Arc::clone(&master));
     let bob = alice.for_owner("bob");
-    alice.put(&api_key("quip", "alice", CANARY)).await.unwrap();
-    bob.put(&api_key("quip", "bob", "bobs")).await.unwrap();
+    alice
+        .put(&api_key("roster", "alice", CANARY))
+        .await
+        .unwrap();
+    bob.put(&api_key("roster", "bob", "bobs")).await.unwrap();
 
-    assert_eq!(alice.get("quip").await.unwrap().header().unwrap().1, CANARY);
-    assert_eq!(bob.get("quip").await.unwrap().header().unwrap().1, "bobs");
+    assert_eq!(
+        alice.get("roster").await.unwrap().header().unwrap().1,
+        CANARY
+    );
+    assert_eq!(bob.get("roster").await.unwrap().header().unwrap().1, "bobs");
     assert_eq!(alice.list().await.unwrap().len(), 1);
     assert!(
         alice
             .for_owner("carol")
-            .get("quip")
+            .get("roster")
             .await
             .unwrap_err()
             .is_not_found()
@@ -43,17 +49,20 @@ async fn round_trip_is_owner_scoped() {
     let err = alice.put(&api_key("x", "bob", "s")).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err:?}");
 
-    bob.delete("quip").await.unwrap();
-    assert!(bob.get("quip").await.unwrap_err().is_not_found());
-    assert!(bob.delete("quip").await.unwrap_err().is_not_found());
-    assert_eq!(alice.get("quip").await.unwrap().name(), "quip");
+    bob.delete("roster").await.unwrap();
+    assert!(bob.get("roster").await.unwrap_err().is_not_found());
+    assert!(bob.delete("roster").await.unwrap_err().is_not_found());
+    assert_eq!(alice.get("roster").await.unwrap().name(), "roster");
 }
 
 #[tokio::test]
 async fn nothing_at_rest_or_in_listings_shows_the_secret() {
     let (db, master) = setup();
     let alice = DatabaseProvider::new(Arc::clone(&db), "alice", master);
-    alice.put(&api_key("quip", "alice", CANARY)).await.unwrap();
+    alice
+        .put(&api_key("roster", "alice", CANARY))
+        .await
+        .unwrap();
     let rows = db.rows();
     assert_eq!(rows.len(), 1);
     let at_rest = serde_json::to_string(&rows).unwrap();
@@ -75,16 +84,19 @@ async fn a_sealed_value_moved_to_another_row_does_not_open() {
     let (db, master) = setup();
     let alice = DatabaseProvider::new(Arc::clone(&db), "alice", Arc::clone(&master));
     let bob = alice.for_owner("bob");
-    alice.put(&api_key("quip", "alice", CANARY)).await.unwrap();
-    bob.put(&api_key("quip", "bob", "b")).await.unwrap();
+    alice
+        .put(&api_key("roster", "alice", CANARY))
+        .await
+        .unwrap();
+    bob.put(&api_key("roster", "bob", "b")).await.unwrap();
     alice.put(&api_key("other", "alice", "o")).await.unwrap();
 
-    let alice_row = db.fetch("alice", "quip").await.unwrap().unwrap();
+    let alice_row = db.fetch("alice", "roster").await.unwrap().unwrap();
     // Into bob's row of the same name...
-    let mut moved = db.fetch("bob", "quip").await.unwrap().unwrap();
+    let mut moved = db.fetch("bob", "roster").await.unwrap().unwrap();
     moved.sealed = alice_row.sealed.clone();
     db.insert_raw("bob", moved);
-    let err = bob.get("quip").await.unwrap_err();
+    let err = bob.get("roster").await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Unseal { .. }), "{err:?}");
     assert_no_canary("unseal error", &format!("{err} {err:?}"));
     // ...or into another name of the same owner.
@@ -99,12 +111,15 @@ async fn a_sealed_value_moved_to_another_row_does_not_open() {
 async fn wrong_or_rotated_master_keys() {
     let (db, master) = setup();
     let alice = DatabaseProvider::new(Arc::clone(&db), "alice", Arc::clone(&master));
-    alice.put(&api_key("quip", "alice", CANARY)).await.unwrap();
+    alice
+        .put(&api_key("roster", "alice", CANARY))
+        .await
+        .unwrap();
 
     // Same id, other bytes: refused.
     let impostor = Arc::new(MasterKey::new("k1", [0; 32]).unwrap());
     let err = DatabaseProvider::new(Arc::clone(&db), "alice", impostor)
-        .get("quip")
+        .get("roster")
         .await
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Unseal { .. }), "{err:?}");
@@ -120,10 +135,10 @@ async fn wrong_or_rotated_master_keys() {
     }
     let new_alice = DatabaseProvider::new(Arc::clone(&db), "alice", Arc::clone(&k2));
     assert_eq!(
-        new_alice.get("quip").await.unwrap().header().unwrap().1,
+        new_alice.get("roster").await.unwrap().header().unwrap().1,
         CANARY
     );
-    let err = alice.get("quip").await.unwrap_err();
+    let err = alice.get("roster").await.unwrap_err();
     match err.kind() {
         ErrorKind::Unseal { reason, .. } => assert!(reason.contains("`k2`"), "{reason}"),
         other => panic!("unexpected {other:?}"),
@@ -134,14 +149,14 @@ async fn wrong_or_rotated_master_keys() {
 async fn put_keeps_creation_time_and_rotation_keeps_references() {
     let (db, master) = setup();
     let alice = DatabaseProvider::new(db, "alice", master);
-    alice.put(&api_key("quip", "alice", "one")).await.unwrap();
-    let first = alice.get("quip").await.unwrap();
+    alice.put(&api_key("roster", "alice", "one")).await.unwrap();
+    let first = alice.get("roster").await.unwrap();
     let meta = alice
-        .rotate_secret("quip", SecretString::from("two"))
+        .rotate_secret("roster", SecretString::from("two"))
         .await
         .unwrap();
     assert_eq!(meta.created_at, first.created_at());
-    let second = alice.get("quip").await.unwrap();
+    let second = alice.get("roster").await.unwrap();
     assert_eq!(second.created_at(), first.created_at());
     assert_eq!(second.header().unwrap().1, "two");
 }
@@ -186,22 +201,22 @@ fn master_key_from_the_environment() {
 #[test]
 fn sealed_secret_detects_any_modification() {
     let master = MasterKey::generate("k1").unwrap();
-    let sealed = SealedSecret::seal(&master, "alice", "quip", CANARY.as_bytes()).unwrap();
+    let sealed = SealedSecret::seal(&master, "alice", "roster", CANARY.as_bytes()).unwrap();
     let bytes = sealed.to_bytes();
     for i in 0..bytes.len() {
         let mut flipped = bytes.clone();
         flipped[i] ^= 0x01;
         let opened = SealedSecret::from_bytes(&flipped)
-            .and_then(|s| s.open(&master, "alice", "quip").map(|p| p.to_vec()));
+            .and_then(|s| s.open(&master, "alice", "roster").map(|p| p.to_vec()));
         assert!(opened.is_err(), "flipped byte {i} was accepted");
     }
     for len in 0..bytes.len() {
         let opened = SealedSecret::from_bytes(&bytes[..len])
-            .and_then(|s| s.open(&master, "alice", "quip").map(|p| p.to_vec()));
+            .and_then(|s| s.open(&master, "alice", "roster").map(|p| p.to_vec()));
         assert!(opened.is_err(), "truncation to {len} was accepted");
     }
     assert_eq!(
-        &sealed.open(&master, "alice", "quip").unwrap()[..],
+        &sealed.open(&master, "alice", "roster").unwrap()[..],
         CANARY.as_bytes()
     );
 }

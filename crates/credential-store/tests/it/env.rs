@@ -5,8 +5,11 @@ use crate::{CANARY, api_key, assert_no_canary};
 
 #[tokio::test]
 async fn plain_variable_is_an_authorization_header_api_key() {
-    let env = EnvProvider::from_vars("QUIP_OOMNITZA_CRED_", [("QUIP_OOMNITZA_CRED_QUIP", CANARY)]);
-    let cred = env.get("quip").await.unwrap();
+    let env = EnvProvider::from_vars(
+        "ROSTER_PEOPLE_CRED_",
+        [("ROSTER_PEOPLE_CRED_ROSTER", CANARY)],
+    );
+    let cred = env.get("roster").await.unwrap();
     assert_eq!(cred.owner(), "local");
     let (name, value) = cred.header().unwrap();
     assert_eq!(name, AUTHORIZATION);
@@ -17,41 +20,41 @@ async fn plain_variable_is_an_authorization_header_api_key() {
 #[tokio::test]
 async fn settings_variables_shape_the_credential() {
     let env = EnvProvider::from_vars(
-        "QUIP_OOMNITZA_CRED_",
+        "ROSTER_PEOPLE_CRED_",
         [
-            ("QUIP_OOMNITZA_CRED_OOMNITZA_PROD", "tok"),
+            ("ROSTER_PEOPLE_CRED_PEOPLE_PROD", "tok"),
             (
-                "QUIP_OOMNITZA_CRED_OOMNITZA_PROD__TOKEN_NAME",
+                "ROSTER_PEOPLE_CRED_PEOPLE_PROD__TOKEN_NAME",
                 "Authorization2",
             ),
-            ("QUIP_OOMNITZA_CRED_QUIP", "qtok"),
-            ("QUIP_OOMNITZA_CRED_QUIP__PREFIX", "Bearer "),
-            ("QUIP_OOMNITZA_CRED_LEGACY", "k"),
-            ("QUIP_OOMNITZA_CRED_LEGACY__PLACEMENT", "Query"),
-            ("QUIP_OOMNITZA_CRED_LEGACY__TOKEN_NAME", "api_key"),
-            ("QUIP_OOMNITZA_CRED_BASIC", "pw"),
-            ("QUIP_OOMNITZA_CRED_BASIC__KIND", "basic"),
-            ("QUIP_OOMNITZA_CRED_BASIC__USER", "admin"),
-            ("QUIP_OOMNITZA_CRED_OAUTH", CANARY),
-            ("QUIP_OOMNITZA_CRED_OAUTH__KIND", "oauth2"),
-            ("QUIP_OOMNITZA_CRED_OAUTH__CLIENT_ID", "cid"),
-            ("QUIP_OOMNITZA_CRED_OAUTH__CLIENT_SECRET", CANARY),
+            ("ROSTER_PEOPLE_CRED_ROSTER", "qtok"),
+            ("ROSTER_PEOPLE_CRED_ROSTER__PREFIX", "Bearer "),
+            ("ROSTER_PEOPLE_CRED_LEGACY", "k"),
+            ("ROSTER_PEOPLE_CRED_LEGACY__PLACEMENT", "Query"),
+            ("ROSTER_PEOPLE_CRED_LEGACY__TOKEN_NAME", "api_key"),
+            ("ROSTER_PEOPLE_CRED_BASIC", "pw"),
+            ("ROSTER_PEOPLE_CRED_BASIC__KIND", "basic"),
+            ("ROSTER_PEOPLE_CRED_BASIC__USER", "admin"),
+            ("ROSTER_PEOPLE_CRED_OAUTH", CANARY),
+            ("ROSTER_PEOPLE_CRED_OAUTH__KIND", "oauth2"),
+            ("ROSTER_PEOPLE_CRED_OAUTH__CLIENT_ID", "cid"),
+            ("ROSTER_PEOPLE_CRED_OAUTH__CLIENT_SECRET", CANARY),
             (
-                "QUIP_OOMNITZA_CRED_OAUTH__TOKEN_URL",
-                "https://platform.quip.com/1/oauth/access_token",
+                "ROSTER_PEOPLE_CRED_OAUTH__TOKEN_URL",
+                "https://platform.roster.com/1/oauth/access_token",
             ),
             ("UNRELATED", "x"),
         ],
     )
     .with_owner("ci");
 
-    let oomnitza = env.get("oomnitza-prod").await.unwrap();
-    assert_eq!(oomnitza.name(), "oomnitza-prod");
-    assert_eq!(oomnitza.owner(), "ci");
-    assert_eq!(oomnitza.header().unwrap().0.as_str(), "authorization2");
+    let people = env.get("people-prod").await.unwrap();
+    assert_eq!(people.name(), "people-prod");
+    assert_eq!(people.owner(), "ci");
+    assert_eq!(people.header().unwrap().0.as_str(), "authorization2");
 
-    let quip = env.get("quip").await.unwrap();
-    assert_eq!(quip.header().unwrap().1, "Bearer qtok");
+    let roster = env.get("roster").await.unwrap();
+    assert_eq!(roster.header().unwrap().1, "Bearer qtok");
 
     let legacy = env.get("legacy").await.unwrap();
     assert!(matches!(
@@ -69,7 +72,7 @@ async fn settings_variables_shape_the_credential() {
 
     let listing = env.list().await.unwrap();
     let names: Vec<&str> = listing.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["basic", "legacy", "oauth", "oomnitza_prod", "quip"]);
+    assert_eq!(names, ["basic", "legacy", "oauth", "people_prod", "roster"]);
     assert_no_canary("env listing", &serde_json::to_string(&listing).unwrap());
     assert_no_canary("env provider Debug", &format!("{env:?}"));
 }
@@ -77,23 +80,23 @@ async fn settings_variables_shape_the_credential() {
 #[tokio::test]
 async fn missing_variable_is_not_found_and_bad_settings_name_the_variable() {
     let env = EnvProvider::from_vars(
-        "QUIP_OOMNITZA_CRED_",
+        "ROSTER_PEOPLE_CRED_",
         [
-            ("QUIP_OOMNITZA_CRED_B", CANARY.to_owned()),
-            ("QUIP_OOMNITZA_CRED_B__KIND", "basic".to_owned()),
-            ("QUIP_OOMNITZA_CRED_K", CANARY.to_owned()),
-            ("QUIP_OOMNITZA_CRED_K__KIND", "kerberos".to_owned()),
-            ("QUIP_OOMNITZA_CRED_P", CANARY.to_owned()),
-            ("QUIP_OOMNITZA_CRED_P__PLACEMENT", "body".to_owned()),
-            ("QUIP_OOMNITZA_CRED_N", format!("{CANARY}\n")),
+            ("ROSTER_PEOPLE_CRED_B", CANARY.to_owned()),
+            ("ROSTER_PEOPLE_CRED_B__KIND", "basic".to_owned()),
+            ("ROSTER_PEOPLE_CRED_K", CANARY.to_owned()),
+            ("ROSTER_PEOPLE_CRED_K__KIND", "kerberos".to_owned()),
+            ("ROSTER_PEOPLE_CRED_P", CANARY.to_owned()),
+            ("ROSTER_PEOPLE_CRED_P__PLACEMENT", "body".to_owned()),
+            ("ROSTER_PEOPLE_CRED_N", format!("{CANARY}\n")),
         ],
     );
     assert!(env.get("absent").await.unwrap_err().is_not_found());
     for (name, var) in [
-        ("b", "QUIP_OOMNITZA_CRED_B__USER"),
-        ("k", "QUIP_OOMNITZA_CRED_K__KIND"),
-        ("p", "QUIP_OOMNITZA_CRED_P__PLACEMENT"),
-        ("n", "QUIP_OOMNITZA_CRED_N"),
+        ("b", "ROSTER_PEOPLE_CRED_B__USER"),
+        ("k", "ROSTER_PEOPLE_CRED_K__KIND"),
+        ("p", "ROSTER_PEOPLE_CRED_P__PLACEMENT"),
+        ("n", "ROSTER_PEOPLE_CRED_N"),
     ] {
         let err = env.get(name).await.unwrap_err();
         match err.kind() {
@@ -107,11 +110,11 @@ async fn missing_variable_is_not_found_and_bad_settings_name_the_variable() {
 
 #[tokio::test]
 async fn environment_is_read_only() {
-    let env = EnvProvider::from_vars("QUIP_OOMNITZA_CRED_", [("QUIP_OOMNITZA_CRED_QUIP", "x")]);
+    let env = EnvProvider::from_vars("ROSTER_PEOPLE_CRED_", [("ROSTER_PEOPLE_CRED_ROSTER", "x")]);
     for err in [
-        env.put(&api_key("quip", "o", "y")).await.unwrap_err(),
-        env.delete("quip").await.unwrap_err(),
-        env.rotate_secret("quip", "z".into()).await.unwrap_err(),
+        env.put(&api_key("roster", "o", "y")).await.unwrap_err(),
+        env.delete("roster").await.unwrap_err(),
+        env.rotate_secret("roster", "z".into()).await.unwrap_err(),
     ] {
         assert!(matches!(err.kind(), ErrorKind::ReadOnly { .. }), "{err:?}");
         assert_eq!(err.to_string(), "env is read-only");
@@ -121,5 +124,5 @@ async fn environment_is_read_only() {
 #[test]
 fn custom_prefix() {
     let env = EnvProvider::new("ACME_");
-    assert_eq!(env.var_name("quip").unwrap(), "ACME_QUIP");
+    assert_eq!(env.var_name("roster").unwrap(), "ACME_ROSTER");
 }

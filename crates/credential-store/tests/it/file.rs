@@ -30,7 +30,7 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
 /// A small file holding one credential whose secret is the canary.
 fn small_file(path: &Path) -> Vec<u8> {
     provider(path)
-        .put_blocking(&api_key("oomnitza", "it-ops", CANARY))
+        .put_blocking(&api_key("people", "it-ops", CANARY))
         .unwrap();
     std::fs::read(path).unwrap()
 }
@@ -47,7 +47,7 @@ async fn round_trip_of_every_kind() {
         "client",
         SecretString::from("client-secret"),
         SecretString::from("refresh"),
-        "https://platform.quip.com/1/oauth/access_token",
+        "https://platform.roster.com/1/oauth/access_token",
     )
     .unwrap()
     .with_access_token(
@@ -55,14 +55,14 @@ async fn round_trip_of_every_kind() {
         Some(Utc::now() + TimeDelta::hours(1)),
     );
     let creds = [
-        api_key("oomnitza", "it-ops", CANARY),
+        api_key("people", "it-ops", CANARY),
         Credential::new(
             "basic",
             "it-ops",
             Basic::new("admin", SecretString::from("pw")).unwrap(),
         )
         .unwrap(),
-        Credential::new("quip", "alice", oauth).unwrap(),
+        Credential::new("roster", "alice", oauth).unwrap(),
     ];
     for c in &creds {
         file.put(c).await.unwrap();
@@ -84,7 +84,7 @@ async fn round_trip_of_every_kind() {
         .into_iter()
         .map(|m| m.name)
         .collect();
-    assert_eq!(names, ["basic", "oomnitza", "quip"]);
+    assert_eq!(names, ["basic", "people", "roster"]);
 
     reader.delete("basic").await.unwrap();
     assert!(file.get("basic").await.unwrap_err().is_not_found());
@@ -128,7 +128,7 @@ fn wrong_passphrase_is_reported_as_such() {
     let (_dir, path) = setup();
     small_file(&path);
     let wrong = FileProvider::with_kdf(&path, SecretString::from(CANARY), cheap_kdf());
-    let err = wrong.get_blocking("oomnitza").unwrap_err();
+    let err = wrong.get_blocking("people").unwrap_err();
     match err.kind() {
         ErrorKind::WrongKey { path: p, .. } => assert_eq!(p, &path),
         other => panic!("expected WrongKey, got {other:?}"),
@@ -184,7 +184,7 @@ fn every_flipped_byte_is_detected() {
             let mut bytes = original.clone();
             bytes[i] ^= pattern;
             std::fs::write(&path, &bytes).unwrap();
-            let err = match reader.get_blocking("oomnitza") {
+            let err = match reader.get_blocking("people") {
                 Ok(c) => panic!("byte {i} ^ {pattern:#04x} accepted silently: {c:?}"),
                 Err(e) => e,
             };
@@ -198,7 +198,7 @@ fn every_flipped_byte_is_detected() {
         }
     }
     std::fs::write(&path, &original).unwrap();
-    assert_eq!(reader.get_blocking("oomnitza").unwrap().name(), "oomnitza");
+    assert_eq!(reader.get_blocking("people").unwrap().name(), "people");
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn every_truncation_is_reported_as_truncated() {
     let reader = provider(&path);
     for len in 0..original.len() {
         std::fs::write(&path, &original[..len]).unwrap();
-        let err = reader.get_blocking("oomnitza").unwrap_err();
+        let err = reader.get_blocking("people").unwrap_err();
         match err.kind() {
             ErrorKind::Truncated { actual, .. } => assert_eq!(*actual, len as u64),
             other => panic!("truncated to {len}: unexpected {other:?}"),
@@ -217,7 +217,7 @@ fn every_truncation_is_reported_as_truncated() {
     let mut longer = original.clone();
     longer.push(0);
     std::fs::write(&path, &longer).unwrap();
-    let err = reader.get_blocking("oomnitza").unwrap_err();
+    let err = reader.get_blocking("people").unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Tampered { .. }), "{err:?}");
 }
 
@@ -230,7 +230,7 @@ fn other_files_and_versions_are_refused_clearly() {
     let mut newer = original.clone();
     newer[8..10].copy_from_slice(&2_u16.to_le_bytes());
     std::fs::write(&path, &newer).unwrap();
-    let err = reader.get_blocking("oomnitza").unwrap_err();
+    let err = reader.get_blocking("people").unwrap_err();
     assert!(
         matches!(
             err.kind(),
@@ -243,8 +243,8 @@ fn other_files_and_versions_are_refused_clearly() {
         "{err:?}"
     );
 
-    std::fs::write(&path, b"[quip]\ntoken = \"plain text\"\n").unwrap();
-    let err = reader.get_blocking("oomnitza").unwrap_err();
+    std::fs::write(&path, b"[roster]\ntoken = \"plain text\"\n").unwrap();
+    let err = reader.get_blocking("people").unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Tampered { .. }), "{err:?}");
     assert!(err.to_string().contains("bad magic"), "{err}");
 }
@@ -256,7 +256,7 @@ fn secrets_and_passphrase_never_reach_the_file_bytes() {
     let text = String::from_utf8_lossy(&bytes);
     assert_no_canary("file bytes", &text);
     assert!(!text.contains(PASSPHRASE));
-    assert!(!text.contains("oomnitza"), "even names are encrypted");
+    assert!(!text.contains("people"), "even names are encrypted");
     assert!(!bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()));
 }
 
@@ -324,11 +324,11 @@ async fn passphrase_rotation_re_encrypts_under_a_new_salt() {
     assert_no_canary("rotated file", &String::from_utf8_lossy(&after));
 
     // The rotating provider continues with the new passphrase; old ones are locked out.
-    assert_eq!(file.get("oomnitza").await.unwrap().name(), "oomnitza");
-    let old = provider(&path).get("oomnitza").await.unwrap_err();
+    assert_eq!(file.get("people").await.unwrap().name(), "people");
+    let old = provider(&path).get("people").await.unwrap_err();
     assert!(matches!(old.kind(), ErrorKind::WrongKey { .. }), "{old:?}");
     let fresh = FileProvider::with_kdf(&path, new_pass.clone(), cheap_kdf());
-    let cred = fresh.get("oomnitza").await.unwrap();
+    let cred = fresh.get("people").await.unwrap();
     assert_eq!(cred.header().unwrap().1, CANARY);
 
     // To a raw (keyring) key and back works too.
@@ -344,16 +344,16 @@ async fn passphrase_rotation_re_encrypts_under_a_new_salt() {
 async fn secret_rotation_keeps_references() {
     let (_dir, path) = setup();
     let file = provider(&path);
-    file.put(&api_key("oomnitza", "it-ops", "old-secret"))
+    file.put(&api_key("people", "it-ops", "old-secret"))
         .await
         .unwrap();
-    let before = file.get("oomnitza").await.unwrap();
+    let before = file.get("people").await.unwrap();
 
     let meta = file
-        .rotate_secret("oomnitza", SecretString::from(CANARY))
+        .rotate_secret("people", SecretString::from(CANARY))
         .await
         .unwrap();
-    assert_eq!(meta.name, "oomnitza");
+    assert_eq!(meta.name, "people");
     assert_eq!(meta.owner, "it-ops");
     assert_eq!(meta.created_at, before.created_at());
     assert!(meta.updated_at >= before.updated_at());
@@ -362,7 +362,7 @@ async fn secret_rotation_keeps_references() {
     );
     assert_no_canary("rotation metadata", &serde_json::to_string(&meta).unwrap());
 
-    let after = provider(&path).get("oomnitza").await.unwrap();
+    let after = provider(&path).get("people").await.unwrap();
     assert_eq!(after.header().unwrap().1, CANARY);
     assert_eq!(after.created_at(), before.created_at());
 
@@ -505,7 +505,7 @@ async fn blank_and_short_new_passphrases_are_refused_and_change_nothing() {
         );
         assert_no_canary("weak passphrase error", &format!("{err} {err:?}"));
         assert_eq!(std::fs::read(&path).unwrap(), before, "{weak:?}");
-        assert_eq!(file.get("oomnitza").await.unwrap().name(), "oomnitza");
+        assert_eq!(file.get("people").await.unwrap().name(), "people");
         assert_eq!(provider(&path).list().await.unwrap().len(), 1);
     }
     // Raw keys have no length rule.

@@ -22,7 +22,7 @@ pub fn cheap_kdf() -> KdfParams {
     KdfParams::new(8, 1, 1).expect("minimal Argon2 parameters are valid")
 }
 
-/// An API-key credential in the `Authorization2` header (Oomnitza's form).
+/// An API-key credential in the `Authorization2` header (People's form).
 pub fn api_key(name: &str, owner: &str, secret: &str) -> Credential {
     let kind = CredentialKind::api_key(
         "Authorization2",

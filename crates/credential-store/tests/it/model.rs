@@ -26,14 +26,14 @@ fn request(credential: &Credential) -> Request {
 
 #[test]
 fn api_key_in_header_with_and_without_prefix() {
-    let oomnitza = api_key("oomnitza", "it-ops", CANARY);
-    let req = request(&oomnitza);
+    let people = api_key("people", "it-ops", CANARY);
+    let req = request(&people);
     let value = &req.headers()["Authorization2"];
     assert_eq!(value.to_str().unwrap(), CANARY);
     assert!(value.is_sensitive());
 
-    let quip = Credential::new(
-        "quip",
+    let roster = Credential::new(
+        "roster",
         "it-ops",
         CredentialKind::api_key(
             "Authorization",
@@ -44,12 +44,12 @@ fn api_key_in_header_with_and_without_prefix() {
         .unwrap(),
     )
     .unwrap();
-    let req = request(&quip);
+    let req = request(&roster);
     assert_eq!(
         req.headers()[AUTHORIZATION].to_str().unwrap(),
         format!("Bearer {CANARY}")
     );
-    let (name, value) = quip.header().unwrap();
+    let (name, value) = roster.header().unwrap();
     assert_eq!(name, AUTHORIZATION);
     assert!(value.is_sensitive());
 }
@@ -81,7 +81,7 @@ fn api_key_in_query_has_no_header_and_keeps_its_secret() {
 #[test]
 fn basic_sets_a_sensitive_authorization_header() {
     let cred = Credential::new(
-        "oomnitza-basic",
+        "people-basic",
         "it-ops",
         Basic::new("admin", SecretString::from("pa:ss")).unwrap(),
     )
@@ -100,15 +100,15 @@ fn oauth2_without_token_has_no_header_and_with_token_sends_bearer() {
         "client",
         SecretString::from("cs"),
         SecretString::from("rt"),
-        "https://platform.quip.com/1/oauth/access_token",
+        "https://platform.roster.com/1/oauth/access_token",
     )
     .unwrap();
-    let cred = Credential::new("quip", "it-ops", oauth.clone()).unwrap();
+    let cred = Credential::new("roster", "it-ops", oauth.clone()).unwrap();
     assert!(request(&cred).headers().get(AUTHORIZATION).is_none());
     assert!(cred.header().is_none());
 
     let cred = Credential::new(
-        "quip",
+        "roster",
         "it-ops",
         oauth.with_access_token(SecretString::from(CANARY), None),
     )
@@ -162,36 +162,36 @@ fn debug_display_and_metadata_never_show_secrets() {
             CANARY.to_lowercase().replace("canary", "client"),
             SecretString::from(CANARY),
             SecretString::from(CANARY),
-            "https://platform.quip.com/1/oauth/access_token",
+            "https://platform.roster.com/1/oauth/access_token",
         )
         .unwrap()
         .with_access_token(SecretString::from(CANARY), None)
         .into(),
     ];
     for kind in kinds {
-        let cred = Credential::new("quip", "it-ops", kind).unwrap();
+        let cred = Credential::new("roster", "it-ops", kind).unwrap();
         assert_no_canary("Debug", &format!("{cred:?}"));
         assert_no_canary("pretty Debug", &format!("{cred:#?}"));
         assert_no_canary("Display", &cred.to_string());
         assert_no_canary("kind Debug", &format!("{:?}", cred.kind()));
         let json = serde_json::to_string(&cred.metadata()).unwrap();
         assert_no_canary("metadata JSON", &json);
-        assert!(json.contains("\"name\":\"quip\""), "{json}");
+        assert!(json.contains("\"name\":\"roster\""), "{json}");
     }
 }
 
 #[test]
 fn display_describes_the_credential() {
-    let cred = api_key("oomnitza", "it-ops", CANARY);
+    let cred = api_key("people", "it-ops", CANARY);
     assert_eq!(
         cred.to_string(),
-        "oomnitza (api key in header `Authorization2`, owner `it-ops`)"
+        "people (api key in header `Authorization2`, owner `it-ops`)"
     );
 }
 
 #[test]
 fn metadata_serializes_kind_settings() {
-    let cred = api_key("oomnitza", "it-ops", CANARY);
+    let cred = api_key("people", "it-ops", CANARY);
     let meta = cred.metadata();
     assert_eq!(
         meta.kind,
@@ -211,7 +211,7 @@ fn metadata_serializes_kind_settings() {
 #[test]
 fn rotate_secret_keeps_identity_and_settings() {
     let mut cred = Credential::new(
-        "quip",
+        "roster",
         "it-ops",
         CredentialKind::api_key(
             "Authorization",
@@ -224,7 +224,7 @@ fn rotate_secret_keeps_identity_and_settings() {
     .unwrap();
     let created = cred.created_at();
     cred.rotate_secret(SecretString::from("new")).unwrap();
-    assert_eq!(cred.name(), "quip");
+    assert_eq!(cred.name(), "roster");
     assert_eq!(cred.owner(), "it-ops");
     assert_eq!(cred.created_at(), created);
     assert!(cred.updated_at() >= created);
@@ -236,5 +236,5 @@ fn rotate_secret_keeps_identity_and_settings() {
     let err = cred
         .rotate_secret(SecretString::from("bad\nvalue"))
         .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Invalid { name, .. } if name == "quip"));
+    assert!(matches!(err.kind(), ErrorKind::Invalid { name, .. } if name == "roster"));
 }

@@ -1,5 +1,5 @@
 //! OAuth2 credentials keep the tokens; the refresh itself is the vendor client's one flow
-//! (`quip_client::OAuthHandler::refresh`), whose answer is recorded here.
+//! (`roster_client::OAuthHandler::refresh`), whose answer is recorded here.
 
 use chrono::{TimeDelta, Utc};
 use credential_store::{Credential, CredentialKind, ErrorKind, OAuth2};
@@ -10,10 +10,10 @@ use crate::{CANARY, assert_no_canary};
 
 fn credential(access: Option<(&str, TimeDelta)>) -> Credential {
     let mut oauth = OAuth2::new(
-        "quip-client",
+        "roster-client",
         SecretString::from("client-secret"),
         SecretString::from(CANARY),
-        "https://platform.quip.com/1/oauth/access_token",
+        "https://platform.roster.com/1/oauth/access_token",
     )
     .unwrap();
     if let Some((token, valid_for)) = access {
@@ -22,7 +22,7 @@ fn credential(access: Option<(&str, TimeDelta)>) -> Credential {
             Some(Utc::now() + valid_for),
         );
     }
-    Credential::new("quip", "it-ops", oauth).unwrap()
+    Credential::new("roster", "it-ops", oauth).unwrap()
 }
 
 fn oauth(cred: &Credential) -> &OAuth2 {
@@ -48,7 +48,7 @@ fn an_expired_token_needs_a_refresh_and_the_answer_is_kept_with_its_expiry() {
     // What the token endpoint needs: the refresh token and the client secret.
     assert_eq!(o.refresh_token().expose_secret(), CANARY);
     assert_eq!(o.client_secret().expose_secret(), "client-secret");
-    assert_eq!(o.client_id(), "quip-client");
+    assert_eq!(o.client_id(), "roster-client");
 
     o.record_refresh(
         SecretString::from("fresh-access"),

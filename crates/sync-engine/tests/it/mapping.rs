@@ -11,7 +11,7 @@ use crate::support::source_fields;
 fn ctx() -> MappingContext {
     MappingContext::new(
         DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-        "quip-prod",
+        "roster-prod",
     )
 }
 
@@ -45,7 +45,7 @@ fn compile_toml(toml_text: &str) -> Result<sync_engine::Mapping, ConfigError> {
 fn from_toml_with_types_preserved() {
     let mapping = compile_toml(
         r#"
-        sync_key = { source = "id", target = "quip_user_id" }
+        sync_key = { source = "id", target = "roster_user_id" }
         fallback_keys = [{ source = "email", target = "email" }]
         case_insensitive = ["email"]
         [fields]
@@ -67,7 +67,7 @@ fn from_toml_with_types_preserved() {
         roles = "{{ roles }}"
         seats = "{{ seats * 2 }}"
         half = "{{ seats / 2 }}"
-        source_type = "Quip"
+        source_type = "Roster"
         active_flag = true
         weight = 1.5
         level = 7
@@ -83,7 +83,7 @@ fn from_toml_with_types_preserved() {
             .cloned()
             .unwrap_or_else(|| panic!("no field {n}"))
     };
-    assert_eq!(get("quip_user_id"), Value::from("u1"));
+    assert_eq!(get("roster_user_id"), Value::from("u1"));
     assert_eq!(get("email"), Value::from("ada@example.com"));
     assert_eq!(get("first_name"), Value::from("Ada"));
     assert_eq!(get("last_name"), Value::from("King Lovelace"));
@@ -103,29 +103,29 @@ fn from_toml_with_types_preserved() {
     assert_eq!(get("seen"), Value::Timestamp(ts(1_650_000_000)));
     assert_eq!(get("synced"), Value::Timestamp(ts(1_700_000_000)));
     assert_eq!(get("synced_text"), Value::from("at 2023-11-14T22:13:20Z"));
-    assert_eq!(get("credential"), Value::from("quip-prod"));
+    assert_eq!(get("credential"), Value::from("roster-prod"));
     assert_eq!(get("role"), Value::from("ADMIN"));
     assert_eq!(get("roles"), Value::from(vec!["admin", "member"]));
     assert_eq!(get("seats"), Value::Int(6));
     assert_eq!(get("half"), Value::Float(1.5));
-    assert_eq!(get("source_type"), Value::from("Quip"));
+    assert_eq!(get("source_type"), Value::from("Roster"));
     assert_eq!(get("active_flag"), Value::Bool(true));
     assert_eq!(get("weight"), Value::Float(1.5));
     assert_eq!(get("level"), Value::Int(7));
 
     let spec = mapping.spec();
-    assert_eq!(&*spec.sync_key, "quip_user_id");
+    assert_eq!(&*spec.sync_key, "roster_user_id");
     assert_eq!(
         spec.fallback_keys,
         vec![sync_engine::FieldName::from("email")]
     );
-    assert!(spec.fields.iter().any(|f| &**f == "quip_user_id"));
+    assert!(spec.fields.iter().any(|f| &**f == "roster_user_id"));
     assert_eq!(mapping.compare_options().case_insensitive.len(), 1);
 }
 
 #[test]
 fn fallback_key_not_mapped_is_taken_from_the_source() {
-    let m = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+    let m = MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
         .fallback(KeyMapping::new("email", "work_email"))
         .compile(Collection::Users, Some(&source_fields()))
         .unwrap();
@@ -141,7 +141,7 @@ fn fallback_key_not_mapped_is_taken_from_the_source() {
 fn unknown_config_keys_are_rejected() {
     let err = toml::from_str::<MappingConfig>(
         r#"
-        sync_key = { source = "id", target = "quip_user_id" }
+        sync_key = { source = "id", target = "roster_user_id" }
         feilds = {}
         "#,
     )
@@ -150,7 +150,7 @@ fn unknown_config_keys_are_rejected() {
 }
 
 fn compile_field(expr: &str) -> Result<sync_engine::Mapping, ConfigError> {
-    MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+    MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
         .field("full_name", expr)
         .compile(Collection::Users, Some(&source_fields()))
 }
@@ -194,7 +194,7 @@ fn unknown_filter_is_found_at_load() {
 
 #[test]
 fn without_source_fields_unknown_names_are_allowed() {
-    let m = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+    let m = MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
         .field("x", "{{ anything_goes }}")
         .compile(Collection::Users, None)
         .unwrap();
@@ -204,19 +204,19 @@ fn without_source_fields_unknown_names_are_allowed() {
 
 #[test]
 fn key_mapping_errors() {
-    let err = MappingConfig::new(KeyMapping::new("uid", "quip_user_id"))
+    let err = MappingConfig::new(KeyMapping::new("uid", "roster_user_id"))
         .compile(Collection::Users, Some(&source_fields()))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "mapping.users.sync_key.source: unknown source field `uid`"
     );
-    let err = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
-        .field("quip_user_id", "{{ id }}")
+    let err = MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
+        .field("roster_user_id", "{{ id }}")
         .compile(Collection::SaasUsers, Some(&source_fields()))
         .unwrap_err();
-    assert_eq!(err.path, "mapping.saas_users.fields.quip_user_id");
-    let err = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+    assert_eq!(err.path, "mapping.saas_users.fields.roster_user_id");
+    let err = MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
         .case_insensitive("mail")
         .compile(Collection::Users, Some(&source_fields()))
         .unwrap_err();

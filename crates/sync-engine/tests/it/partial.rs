@@ -11,10 +11,10 @@ use sync_engine::{
 
 use crate::support::{plan_and_execute, source_fields, user};
 
-/// Users by `id`, seats with `role` and `last_visit` (as the Quip → Oomnitza default).
+/// Users by `id`, seats with `role` and `last_visit` (as the Roster → People default).
 fn definition(saas: bool, exclude: &[&str]) -> SyncDefinition {
     let fields = source_fields();
-    let users = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+    let users = MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
         .fallback(KeyMapping::new("email", "email"))
         .field("username", "{{ email }}")
         .field("email", "{{ email }}")
@@ -34,7 +34,7 @@ fn definition(saas: bool, exclude: &[&str]) -> SyncDefinition {
         );
     }
     SyncDefinition {
-        integration: "Quip users".into(),
+        integration: "Roster users".into(),
         mode: Some(if saas { "users_and_saas" } else { "users" }.into()),
         collections,
         filter: FilterConfig {
@@ -44,7 +44,7 @@ fn definition(saas: bool, exclude: &[&str]) -> SyncDefinition {
         .compile(Some(&fields))
         .unwrap(),
         policy: SyncPolicy::default(),
-        credential_name: "quip".into(),
+        credential_name: "roster".into(),
     }
 }
 
@@ -106,8 +106,8 @@ async fn unknown_enrichments_leave_seats_alone_and_still_deactivate() {
             seen("u3", "Cy", "cy@example.com", "Member", 1_700_000_200),
         ],
     )
-    .with_system("quip");
-    let target = MemoryTarget::new().with_system("oomnitza");
+    .with_system("roster");
+    let target = MemoryTarget::new().with_system("people");
     let out = run(&def, &source, &target).await;
     assert_eq!(out.report.status, SessionStatus::Succeeded);
     let ada_before = seat(&target, "u1");
@@ -228,7 +228,7 @@ fn people_rules(target: &MemoryTarget) {
         Collection::Users,
         vec![
             FieldRule::new("username").required().unique(true),
-            FieldRule::new("quip_user_id").unique(false),
+            FieldRule::new("roster_user_id").unique(false),
             FieldRule::new("full_name").max_length(20),
         ],
     );
@@ -305,7 +305,7 @@ async fn the_record_already_holding_a_unique_value_keeps_it() {
     let target = MemoryTarget::new();
     people_rules(&target);
     run(&def, &source, &target).await;
-    // A second Quip account with the same address (other case) appears.
+    // A second Roster account with the same address (other case) appears.
     source.set_records(vec![
         user("u1", "Jane", "jane@example.com", true),
         user("u2", "Jane Again", "JANE@example.com", true),

@@ -13,7 +13,7 @@ use crate::support::{plan_and_execute, robot, source_fields, user};
 
 fn definition(saas: bool, policy: SyncPolicy) -> SyncDefinition {
     let fields = source_fields();
-    let users = MappingConfig::new(KeyMapping::new("id", "quip_user_id"))
+    let users = MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
         .fallback(KeyMapping::new("email", "email"))
         .field("email", "{{ email | lower }}")
         .field("full_name", "{{ name }}")
@@ -33,7 +33,7 @@ fn definition(saas: bool, policy: SyncPolicy) -> SyncDefinition {
         );
     }
     SyncDefinition {
-        integration: "Quip users".into(),
+        integration: "Roster users".into(),
         mode: Some(if saas { "users_and_saas" } else { "users" }.into()),
         collections,
         filter: FilterConfig {
@@ -43,7 +43,7 @@ fn definition(saas: bool, policy: SyncPolicy) -> SyncDefinition {
         .compile(Some(&fields))
         .unwrap(),
         policy,
-        credential_name: "quip-prod".into(),
+        credential_name: "roster-prod".into(),
     }
 }
 
@@ -80,8 +80,8 @@ async fn run(
 #[tokio::test]
 async fn first_sync_creates_then_a_second_is_a_no_op() {
     let def = definition(false, SyncPolicy::default());
-    let source = MemorySource::new(source_fields(), people()).with_system("quip");
-    let target = MemoryTarget::new().with_system("oomnitza");
+    let source = MemorySource::new(source_fields(), people()).with_system("roster");
+    let target = MemoryTarget::new().with_system("people");
 
     let out = run(&def, &source, &target, &NoLedger, false).await;
     let r = &out.report;
@@ -96,7 +96,7 @@ async fn first_sync_creates_then_a_second_is_a_no_op() {
     assert_eq!(stored.len(), 2);
     let ada = stored
         .iter()
-        .find(|s| s.fields.get("quip_user_id") == Some(&Value::from("u1")))
+        .find(|s| s.fields.get("roster_user_id") == Some(&Value::from("u1")))
         .unwrap();
     assert_eq!(
         ada.fields.get("email"),
@@ -104,7 +104,7 @@ async fn first_sync_creates_then_a_second_is_a_no_op() {
     );
     assert_eq!(
         ada.fields.get("connected_by"),
-        Some(&Value::from("quip-prod"))
+        Some(&Value::from("roster-prod"))
     );
     assert_eq!(target.counters().finish_calls, 1);
 
@@ -121,14 +121,14 @@ async fn first_sync_creates_then_a_second_is_a_no_op() {
     );
     assert_eq!(after.apply_calls, before.apply_calls);
     assert_eq!(after.finish_calls, before.finish_calls, "nothing to finish");
-    assert_eq!(out.report.api_calls.get("quip"), Some(&2));
+    assert_eq!(out.report.api_calls.get("roster"), Some(&2));
 }
 
 #[tokio::test]
 async fn disabled_user_deactivates_person_and_seat_then_reactivates() {
     let def = definition(true, SyncPolicy::default());
-    let source = MemorySource::new(source_fields(), people()).with_system("quip");
-    let target = MemoryTarget::new().with_system("oomnitza");
+    let source = MemorySource::new(source_fields(), people()).with_system("roster");
+    let target = MemoryTarget::new().with_system("people");
     let out = run(&def, &source, &target, &NoLedger, false).await;
     assert_eq!(out.report.saas_counts.unwrap().created, 2);
 
@@ -163,7 +163,7 @@ async fn ledger_decides_reactivation_when_the_target_cannot_tell() {
     let bob = target
         .records(Collection::Users)
         .into_iter()
-        .find(|r| r.fields.get("quip_user_id") == Some(&Value::from("u2")))
+        .find(|r| r.fields.get("roster_user_id") == Some(&Value::from("u2")))
         .unwrap();
     target.set_active_by_hand(Collection::Users, &bob.id, false);
 
@@ -294,8 +294,8 @@ async fn an_unmappable_record_is_an_error_and_is_never_deactivated() {
 #[tokio::test]
 async fn fatal_errors_stop_the_plan() {
     let def = definition(false, SyncPolicy::default());
-    let source = MemorySource::new(source_fields(), people()).with_system("quip");
-    let target = MemoryTarget::new().with_system("oomnitza");
+    let source = MemorySource::new(source_fields(), people()).with_system("roster");
+    let target = MemoryTarget::new().with_system("people");
     source.set_error(Some((
         sync_engine::ErrorKind::Auth,
         "401 Unauthorized: token rejected".into(),
@@ -308,7 +308,7 @@ async fn fatal_errors_stop_the_plan() {
     assert!(!err.is_config());
     assert_eq!(
         err.report(),
-        "reading the source (quip) failed: 401 Unauthorized: token rejected"
+        "reading the source (roster) failed: 401 Unauthorized: token rejected"
     );
     assert_eq!(sync_engine::Source::stats(&source).calls, 1);
 
@@ -324,7 +324,7 @@ async fn fatal_errors_stop_the_plan() {
     source.set_error(None);
     target.set_validate_error(Some((
         sync_engine::ErrorKind::Config,
-        "field quip_user_id does not exist".into(),
+        "field roster_user_id does not exist".into(),
     )));
     let err = pipeline::plan(&def, &source, &target, &NoLedger, &plan_opts(), &NoProgress)
         .await
@@ -332,15 +332,15 @@ async fn fatal_errors_stop_the_plan() {
     assert!(err.is_config());
     assert_eq!(
         err.report(),
-        "validating users in oomnitza failed: field quip_user_id does not exist (collection users)"
+        "validating users in people failed: field roster_user_id does not exist (collection users)"
     );
 }
 
 #[tokio::test]
 async fn saved_plans_round_trip_and_stale_plans_are_refused() {
     let def = definition(true, SyncPolicy::default());
-    let source = MemorySource::new(source_fields(), people()).with_system("quip");
-    let target = MemoryTarget::new().with_system("oomnitza");
+    let source = MemorySource::new(source_fields(), people()).with_system("roster");
+    let target = MemoryTarget::new().with_system("people");
     let planned = pipeline::plan(&def, &source, &target, &NoLedger, &plan_opts(), &NoProgress)
         .await
         .unwrap();
@@ -370,11 +370,10 @@ async fn saved_plans_round_trip_and_stale_plans_are_refused() {
     let EngineErrorKind::Stale(stale) = err.kind() else {
         panic!("{err}")
     };
-    assert_eq!(stale.what, "Oomnitza users");
+    assert_eq!(stale.what, "People users");
     assert!(
-        err.to_string().starts_with(
-            "the plan is stale: Oomnitza users changed since it was made (fingerprint "
-        )
+        err.to_string()
+            .starts_with("the plan is stale: People users changed since it was made (fingerprint ")
     );
     assert!(err.to_string().ends_with("; make a new plan"));
 
@@ -386,7 +385,10 @@ async fn saved_plans_round_trip_and_stale_plans_are_refused() {
     let err = pipeline::verify_plan(planned.plan, &def, &source, &target, &NoLedger, &NoProgress)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("the Quip source changed"), "{err}");
+    assert!(
+        err.to_string().contains("the Roster source changed"),
+        "{err}"
+    );
 
     let mut bad = json.replace("\"version\": 1", "\"version\": 99");
     assert!(

@@ -35,7 +35,7 @@ fn desired_records() -> impl Strategy<Value = Vec<DesiredRecord>> {
             .map(|(k, email, name, active)| {
                 let key = format!("u{k}");
                 let fields = Fields::new()
-                    .with("quip_user_id", key.as_str())
+                    .with("roster_user_id", key.as_str())
                     .with("email", email)
                     .with("full_name", name);
                 DesiredRecord::new(key, fields, active)
@@ -62,7 +62,7 @@ fn stored_records() -> impl Strategy<Value = Vec<StoredRecord>> {
             .map(|(i, (key, email, name, active, by_sync))| {
                 let mut fields = Fields::new().with("email", email).with("full_name", name);
                 if let Some(k) = key {
-                    fields.insert("quip_user_id", format!("u{k}"));
+                    fields.insert("roster_user_id", format!("u{k}"));
                 }
                 StoredRecord {
                     id: format!("s{i}").into(),
@@ -203,7 +203,7 @@ proptest! {
         let records: Vec<TargetRecord> = stored
             .into_iter()
             .map(|s| {
-                let key = s.fields.get("quip_user_id").and_then(Value::as_str).map(Into::into);
+                let key = s.fields.get("roster_user_id").and_then(Value::as_str).map(Into::into);
                 TargetRecord {
                     id: s.id,
                     owned: key.is_some(),

@@ -9,7 +9,7 @@ use sync_engine::{
 
 fn sample() -> SessionReport {
     let started = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    let mut r = SessionReport::new("Quip users", started);
+    let mut r = SessionReport::new("Roster users", started);
     r.mode = Some("users_and_saas".into());
     r.counts = Counts {
         created: 3,
@@ -31,7 +31,7 @@ fn sample() -> SessionReport {
         collection: Collection::Users,
     });
     r.add_api_stats(
-        "quip",
+        "roster",
         &ApiStats {
             calls: 12,
             throttled: 1,
@@ -40,7 +40,7 @@ fn sample() -> SessionReport {
         },
     );
     r.add_api_stats(
-        "oomnitza",
+        "people",
         &ApiStats {
             calls: 9,
             ..ApiStats::default()
@@ -104,12 +104,12 @@ fn status_rules() {
     r.finish(false);
     assert_eq!(r.status, SessionStatus::Failed);
 
-    let failed = SessionReport::failed("x", started, "reading the source (quip) failed: 401");
+    let failed = SessionReport::failed("x", started, "reading the source (roster) failed: 401");
     assert_eq!(failed.status, SessionStatus::Failed);
     let v = serde_json::to_value(&failed).unwrap();
     assert_eq!(v["status"], "failed");
     assert_eq!(v["saas_counts"], serde_json::Value::Null);
-    assert_eq!(v["fatal"], "reading the source (quip) failed: 401");
+    assert_eq!(v["fatal"], "reading the source (roster) failed: 401");
     assert!(v.get("mode").is_none());
 }
 

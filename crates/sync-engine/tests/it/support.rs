@@ -5,13 +5,13 @@ use sync_engine::{
     PlanContext, SourceRecord, TargetRecord, TargetSnapshot,
 };
 
-/// The users spec the plan tests use: sync key `quip_user_id`, fallback `email`.
+/// The users spec the plan tests use: sync key `roster_user_id`, fallback `email`.
 pub fn spec() -> CollectionSpec {
     CollectionSpec {
         collection: Collection::Users,
-        sync_key: "quip_user_id".into(),
+        sync_key: "roster_user_id".into(),
         fallback_keys: vec!["email".into()],
-        fields: vec!["email".into(), "full_name".into(), "quip_user_id".into()],
+        fields: vec!["email".into(), "full_name".into(), "roster_user_id".into()],
     }
 }
 
@@ -25,7 +25,7 @@ pub fn ctx() -> PlanContext {
 
 pub fn fields(key: &str, email: &str, name: &str) -> Fields {
     Fields::new()
-        .with("quip_user_id", key)
+        .with("roster_user_id", key)
         .with("email", email)
         .with("full_name", name)
 }
@@ -62,10 +62,10 @@ pub fn snapshot(records: Vec<TargetRecord>) -> TargetSnapshot {
     TargetSnapshot { records }
 }
 
-/// The fields a Quip-like source offers.
+/// The fields a Roster-like source offers.
 pub fn source_fields() -> Vec<FieldSpec> {
     vec![
-        FieldSpec::new("id", FieldKind::String, "Quip user id"),
+        FieldSpec::new("id", FieldKind::String, "Roster user id"),
         FieldSpec::new("name", FieldKind::String, "Full name"),
         FieldSpec::new("email", FieldKind::String, "Primary email"),
         FieldSpec::new("emails", FieldKind::List, "All emails"),
@@ -75,7 +75,7 @@ pub fn source_fields() -> Vec<FieldSpec> {
     ]
 }
 
-/// A Quip-like source user.
+/// A Roster-like source user.
 pub fn user(id: &str, name: &str, email: &str, active: bool) -> SourceRecord {
     SourceRecord {
         key: id.into(),
