@@ -90,10 +90,12 @@ fn target(names: &[FieldName], n: usize) -> TargetSnapshot {
 fn desired(names: &[FieldName], n: usize) -> Vec<DesiredRecord> {
     (0..n)
         .filter(|i| i % 100 != 0)
-        .map(|i| DesiredRecord {
-            key: format!("ROSTERUSR{i:09}").into(),
-            fields: fields(names, i, i % 100 == 1),
-            active: true,
+        .map(|i| {
+            DesiredRecord::new(
+                format!("ROSTERUSR{i:09}"),
+                fields(names, i, i % 100 == 1),
+                true,
+            )
         })
         .collect()
 }

@@ -164,9 +164,10 @@ pub use pipeline::{
     SyncOutcome, SyncPolicy, execute_with,
 };
 pub use plan::{
-    Action, CollectionPlan, DeactivatePolicy, DeactivateReason, FieldChange, GuardVerdict,
-    HeldDeactivation, PlanContext, PlanCounts, PlanEntry, Preference, RejectedRecord, SkipReason,
-    SourceState, plan_collection, plan_collection_with_rejected, reject_doomed_writes,
+    Action, CollectionPlan, DEFAULT_IDLE_EXCLUDE_ROLES, DeactivatePolicy, DeactivateReason,
+    FieldChange, GuardVerdict, HeldDeactivation, PlanContext, PlanCounts, PlanEntry, Preference,
+    ReclaimedSeat, RejectedRecord, SkipReason, SourceState, plan_collection,
+    plan_collection_with_rejected, reject_doomed_writes,
 };
 pub use plan_file::{PLAN_VERSION, SyncPlan, fingerprint_source, fingerprint_target};
 pub use record::{

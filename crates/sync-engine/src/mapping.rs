@@ -99,6 +99,9 @@ pub struct DesiredRecord {
     pub fields: Fields,
     /// Whether the record should be active.
     pub active: bool,
+    /// Set when the idle-seat policy makes it inactive: days since the last activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_days: Option<u64>,
 }
 
 impl DesiredRecord {
@@ -108,6 +111,7 @@ impl DesiredRecord {
             key: key.into(),
             fields,
             active,
+            idle_days: None,
         }
     }
 }
@@ -457,6 +461,7 @@ impl Mapping {
             key,
             fields: fields.into_iter().collect(),
             active: record.active,
+            idle_days: None,
         })
     }
 }

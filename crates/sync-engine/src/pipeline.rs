@@ -25,8 +25,8 @@ use crate::plan::{
 };
 use crate::plan_file::{PLAN_VERSION, SyncPlan, fingerprint_source, fingerprint_target};
 use crate::record::{
-    Collection, Completeness, FieldName, SourceSnapshot, TargetRecord, TargetSnapshot,
-    UnknownFields,
+    Collection, Completeness, FieldName, SourceRecord, SourceSnapshot, TargetRecord,
+    TargetSnapshot, UnknownFields,
 };
 use crate::report::SessionReport;
 use crate::template::{MappingContext, RunView};
@@ -166,6 +166,33 @@ impl Unknown {
         let some = self.some.get(key);
         move |field: &str| self.all.contains(field) || some.is_some_and(|s| s.contains(field))
     }
+}
+
+/// Days since `record`'s last activity when the idle-seat policy reclaims its seat: the
+/// policy is on, the record is active, its last activity is known (read this run) and
+/// older than the threshold, and none of its roles is excluded (roles known too). Unknown
+/// activity is never idle (sync-safety S14).
+fn idle_days(
+    policy: &DeactivatePolicy,
+    record: &SourceRecord,
+    is_unknown: &dyn Fn(&str) -> bool,
+    now: DateTime<Utc>,
+) -> Option<u64> {
+    let after = policy.idle_seats_after?;
+    if !record.active || is_unknown("last_activity") || is_unknown("role") || is_unknown("roles") {
+        return None;
+    }
+    let idle = now
+        .signed_duration_since(record.last_activity?)
+        .to_std()
+        .ok()?;
+    let excluded = record.roles.iter().any(|role| {
+        policy
+            .idle_exclude_roles
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(role))
+    });
+    (idle > after && !excluded).then_some(idle.as_secs() / 86_400)
 }
 
 /// Options of the planning step.
@@ -336,6 +363,7 @@ pub async fn plan(
             }
             continue;
         }
+        let idle = idle_days(&def.policy.deactivate, &record, &is_unknown, sync_time);
         let view = run.view(Arc::new(record));
         match def.filter.keep_view(&view) {
             Ok(true) => {}
@@ -358,6 +386,10 @@ pub async fn plan(
             let mapped = mapping.desired_view(&view).and_then(|mut d| {
                 if !unknown.is_empty() {
                     mapping.forget_unknown(&mut d, &is_unknown)?;
+                }
+                if mapping.collection() == Collection::SaasUsers && d.active {
+                    d.idle_days = idle;
+                    d.active = idle.is_none();
                 }
                 Ok(d)
             });

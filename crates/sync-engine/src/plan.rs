@@ -55,16 +55,26 @@ pub struct DeactivatePolicy {
     pub max_percent: Option<f64>,
     /// Allow deactivations even when the source returned no records at all.
     pub allow_empty_source: bool,
+    /// The idle-seat policy: deactivate the seat (`saas_users`, never the person) of a user
+    /// whose last activity is known and older than this. `None`: off.
+    pub idle_seats_after: Option<std::time::Duration>,
+    /// Roles whose seats the idle-seat policy keeps (compared without case).
+    pub idle_exclude_roles: Vec<CompactString>,
 }
 
+/// Roles whose seats the idle-seat policy keeps unless configured otherwise.
+pub const DEFAULT_IDLE_EXCLUDE_ROLES: [&str; 3] = ["Admin", "Super Admin", "Site Admin"];
+
 impl Default for DeactivatePolicy {
-    /// Enabled, no thresholds, empty source not allowed.
+    /// Enabled, no thresholds, empty source not allowed, no idle-seat policy.
     fn default() -> Self {
         DeactivatePolicy {
             enabled: true,
             max_count: None,
             max_percent: None,
             allow_empty_source: false,
+            idle_seats_after: None,
+            idle_exclude_roles: DEFAULT_IDLE_EXCLUDE_ROLES.map(CompactString::from).to_vec(),
         }
     }
 }
@@ -143,6 +153,23 @@ pub enum DeactivateReason {
     MissingInSource,
     /// The source says the record is inactive (e.g. disabled in Quip).
     InactiveInSource,
+    /// The seat has not been used for longer than the idle-seat policy allows.
+    Idle,
+}
+
+impl DeactivateReason {
+    /// For people: "missing in source", "inactive in source", "idle 134 days".
+    pub fn describe(self, idle_days: Option<u64>) -> String {
+        match self {
+            DeactivateReason::MissingInSource => "missing in source".to_owned(),
+            DeactivateReason::InactiveInSource => "inactive in source".to_owned(),
+            DeactivateReason::Idle => match idle_days {
+                Some(1) => "idle 1 day".to_owned(),
+                Some(days) => format!("idle {days} days"),
+                None => "idle".to_owned(),
+            },
+        }
+    }
 }
 
 /// Why a record is skipped.
@@ -200,6 +227,9 @@ pub enum Action {
         id: CompactString,
         /// Why.
         reason: DeactivateReason,
+        /// For [`DeactivateReason::Idle`]: days since the last activity.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idle_days: Option<u64>,
         /// Held by the threshold guard: not applied without approval.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         held: bool,
@@ -323,16 +353,54 @@ pub struct HeldDeactivation {
     pub key: CompactString,
     /// Target id.
     pub id: CompactString,
+    /// Why, when it is not the source's doing: "idle 134 days" (the idle-seat policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A seat the idle-seat policy deactivates (or, in a dry run, would).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReclaimedSeat {
+    /// The record's sync key.
+    pub key: CompactString,
+    /// Target id.
+    pub id: CompactString,
+    /// "idle 134 days".
+    pub reason: String,
 }
 
 impl CollectionPlan {
     /// The deactivations held by the threshold guard.
     pub fn held(&self) -> impl Iterator<Item = HeldDeactivation> + '_ {
         self.entries.iter().filter_map(|e| match &e.action {
-            Action::Deactivate { id, held: true, .. } => Some(HeldDeactivation {
+            Action::Deactivate {
+                id,
+                held: true,
+                reason,
+                idle_days,
+            } => Some(HeldDeactivation {
                 collection: self.spec.collection,
                 key: e.key.clone(),
                 id: id.clone(),
+                reason: (*reason == DeactivateReason::Idle).then(|| reason.describe(*idle_days)),
+            }),
+            _ => None,
+        })
+    }
+
+    /// The deactivations of the idle-seat policy that are applied: those not held, and
+    /// the held ones too with `allow_held`.
+    pub fn reclaimed(&self, allow_held: bool) -> impl Iterator<Item = ReclaimedSeat> + '_ {
+        self.entries.iter().filter_map(move |e| match &e.action {
+            Action::Deactivate {
+                id,
+                held,
+                reason: reason @ DeactivateReason::Idle,
+                idle_days,
+            } if allow_held || !held => Some(ReclaimedSeat {
+                key: e.key.clone(),
+                id: id.clone(),
+                reason: reason.describe(*idle_days),
             }),
             _ => None,
         })
@@ -457,7 +525,11 @@ pub fn plan_collection_with_rejected(
     let mut entries: Vec<PlanEntry> = Vec::with_capacity(source_len);
     let mut candidates: Vec<usize> = Vec::new();
     for (d, m) in desired.into_iter().zip(matches) {
-        let action = planner.action(m, d.fields, d.active);
+        let wanted = Wanted {
+            active: d.active,
+            idle_days: d.idle_days,
+        };
+        let action = planner.action(m, d.fields, wanted);
         if matches!(action, Action::Deactivate { .. }) {
             candidates.push(entries.len());
         }
@@ -602,14 +674,22 @@ struct Planner<'a> {
     ci: HashSet<&'a str>,
 }
 
+/// Whether a desired record should be active, and why not when the idle-seat policy
+/// decided it.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    active: bool,
+    idle_days: Option<u64>,
+}
+
 impl Planner<'_> {
-    /// Pass 3: the action for a desired record (its `fields` and `active`) matched as `m`.
-    fn action(&self, m: Match, fields: Fields, active: bool) -> Action {
+    /// Pass 3: the action for a desired record (its `fields` and state) matched as `m`.
+    fn action(&self, m: Match, fields: Fields, wanted: Wanted) -> Action {
         let fallback_key = |fi: u32| &self.spec.fallback_keys[fi as usize];
         match m {
             Match::Key(i) => decide(
                 &fields,
-                active,
+                wanted,
                 &self.targets[i as usize],
                 None,
                 self.ctx,
@@ -617,13 +697,13 @@ impl Planner<'_> {
             ),
             Match::Fallback(i, fi) => decide(
                 &fields,
-                active,
+                wanted,
                 &self.targets[i as usize],
                 Some(fallback_key(fi)),
                 self.ctx,
                 &self.ci,
             ),
-            Match::None => self.unmatched(fields, active),
+            Match::None => self.unmatched(fields, wanted),
             Match::Ambiguous(n) => skipped(
                 None,
                 SkipReason::AmbiguousTarget,
@@ -647,8 +727,17 @@ impl Planner<'_> {
 
     /// A desired record no target record matched: created, unless it is inactive or the
     /// run never creates.
-    fn unmatched(&self, fields: Fields, active: bool) -> Action {
-        if !active {
+    fn unmatched(&self, fields: Fields, wanted: Wanted) -> Action {
+        if let Some(days) = wanted.idle_days {
+            skipped(
+                None,
+                SkipReason::InactiveNeverSynced,
+                format!(
+                    "{} and without a seat: none is created",
+                    DeactivateReason::Idle.describe(Some(days))
+                ),
+            )
+        } else if !wanted.active {
             skipped(
                 None,
                 SkipReason::InactiveNeverSynced,
@@ -689,6 +778,7 @@ fn plan_missing_in_source(
             action: Action::Deactivate {
                 id: t.id.clone(),
                 reason: DeactivateReason::MissingInSource,
+                idle_days: None,
                 held: false,
             },
         });
@@ -999,7 +1089,7 @@ fn fallback_indexes(
 /// What to do with a desired record matched to `t` (`adopted_by` when matched by fallback).
 fn decide(
     fields: &Fields,
-    active: bool,
+    Wanted { active, idle_days }: Wanted,
     t: &TargetRecord,
     adopted_by: Option<&FieldName>,
     ctx: &PlanContext,
@@ -1061,7 +1151,12 @@ fn decide(
                 // A candidate: the guards decide below.
                 Action::Deactivate {
                     id: t.id.clone(),
-                    reason: DeactivateReason::InactiveInSource,
+                    reason: if idle_days.is_some() {
+                        DeactivateReason::Idle
+                    } else {
+                        DeactivateReason::InactiveInSource
+                    },
+                    idle_days,
                     held: false,
                 }
             }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::apply::ApplyResult;
 use crate::connector::ApiStats;
-use crate::plan::{CollectionPlan, HeldDeactivation, PlanCounts};
+use crate::plan::{CollectionPlan, HeldDeactivation, PlanCounts, ReclaimedSeat};
 use crate::record::Collection;
 
 /// Record counts of one collection.
@@ -138,6 +138,10 @@ pub struct SessionReport {
     pub counts: Counts,
     /// Deactivations held by the threshold guard.
     pub held_deactivations: Vec<HeldDeactivation>,
+    /// Seats the idle-seat policy deactivated (in a dry run: would deactivate), with the
+    /// reason; held ones are in `held_deactivations`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reclaimed_seats: Vec<ReclaimedSeat>,
     /// Counts for `saas_users`; `null` when that collection is not synced.
     pub saas_counts: Option<Counts>,
     /// Per-record errors.
@@ -167,6 +171,7 @@ impl SessionReport {
             finished_at: started_at,
             counts: Counts::default(),
             held_deactivations: Vec::new(),
+            reclaimed_seats: Vec::new(),
             saas_counts: None,
             errors: Vec::new(),
             warnings: Vec::new(),
@@ -209,12 +214,19 @@ impl SessionReport {
     pub fn add_planned(&mut self, plan: &CollectionPlan) {
         self.set_counts(plan.spec.collection, Counts::planned(&plan.counts));
         self.add_plan_details(plan, false);
+        self.reclaimed_seats.extend(plan.reclaimed(false));
     }
 
     /// Adds a collection's applied outcome.
     pub fn add_applied(&mut self, plan: &CollectionPlan, result: &ApplyResult, allow_held: bool) {
         self.set_counts(plan.spec.collection, Counts::applied(&plan.counts, result));
         self.add_plan_details(plan, allow_held);
+        let failed: std::collections::HashSet<&str> =
+            result.failures().map(|(key, _)| key.as_str()).collect();
+        self.reclaimed_seats.extend(
+            plan.reclaimed(allow_held)
+                .filter(|r| !failed.contains(r.key.as_str())),
+        );
         let collection = plan.spec.collection;
         self.errors
             .extend(result.failures().map(|(key, message)| RecordError {
@@ -344,7 +356,11 @@ impl SessionReport {
                 self.held_deactivations.len()
             );
             for h in self.held_deactivations.iter().take(20) {
-                let _ = writeln!(out, "  {} {} (id {})", h.collection, h.key, h.id);
+                let _ = write!(out, "  {} {} (id {})", h.collection, h.key, h.id);
+                if let Some(reason) = &h.reason {
+                    let _ = write!(out, ": {reason}");
+                }
+                out.push('\n');
             }
             if self.held_deactivations.len() > 20 {
                 let _ = writeln!(out, "  ... and {} more", self.held_deactivations.len() - 20);

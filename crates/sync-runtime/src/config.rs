@@ -155,6 +155,13 @@ pub struct DeactivateSection {
     /// Allow deactivations when the source returned no users at all (normally a sign of
     /// trouble).
     pub allow_empty_source: bool,
+    /// The idle-seat policy (users_and_saas mode): deactivate the seat, never the person,
+    /// of a user whose last activity is known and older than this, e.g. `"120d"`; `false`
+    /// (the default) for off.
+    #[serde(with = "switch")]
+    pub idle_seats_after: Option<HumanDuration>,
+    /// Roles whose seats the idle-seat policy keeps.
+    pub idle_exclude_roles: Vec<String>,
 }
 
 impl Default for DeactivateSection {
@@ -164,6 +171,10 @@ impl Default for DeactivateSection {
             max_count: Some(50),
             max_percent: Some(10.0),
             allow_empty_source: false,
+            idle_seats_after: None,
+            idle_exclude_roles: sync_engine::DEFAULT_IDLE_EXCLUDE_ROLES
+                .map(str::to_owned)
+                .to_vec(),
         }
     }
 }
@@ -635,6 +646,18 @@ fn check_integration(doc: &ConfigDoc<'_>, section: &IntegrationSection) -> Vec<C
             "integration.deactivate.max_percent",
             format!("must be between 0 and 100, got {p}"),
         ));
+    }
+    if let Some(after) = section.deactivate.idle_seats_after {
+        let key = "integration.deactivate.idle_seats_after";
+        if section.mode != Mode::UsersAndSaas {
+            errors.push(doc.error_at(
+                key,
+                "reclaims seats, so it needs mode = \"users_and_saas\" (seats are not synced \
+                 in mode \"users\")",
+            ));
+        } else if after.get() < std::time::Duration::from_secs(86_400) {
+            errors.push(doc.error_at(key, format!("must be at least 1d, got {after}")));
+        }
     }
     errors
 }

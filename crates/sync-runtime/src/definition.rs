@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use sync_engine::settings::HumanDuration;
 use sync_engine::{
     Collection, DeactivatePolicy, FieldExpr, FieldSpec, FilterConfig, KeyMapping, MappingConfig,
     SyncDefinition, SyncPolicy,
@@ -117,6 +118,8 @@ pub fn sync_definition(
                 max_count: d.max_count,
                 max_percent: d.max_percent,
                 allow_empty_source: d.allow_empty_source,
+                idle_seats_after: d.idle_seats_after.map(HumanDuration::get),
+                idle_exclude_roles: d.idle_exclude_roles.iter().map(Into::into).collect(),
             },
         },
         credential_name: credential_name.to_owned(),

@@ -4,6 +4,7 @@
 mod apply;
 mod filter;
 mod guards;
+mod idle;
 mod mapping;
 mod partial;
 mod pipeline;

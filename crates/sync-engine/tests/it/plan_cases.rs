@@ -233,21 +233,19 @@ fn plan_cases_facts() {
                     }
                 ));
             }
-            "adopt_by_fallback_key" => {
-                match actions[0] {
-                    Action::Update {
-                        adopted_by,
-                        changes,
-                        ..
-                    } => {
-                        assert_eq!(adopted_by.as_deref(), Some("email"));
-                        assert!(changes.iter().any(
+            "adopt_by_fallback_key" => match actions[0] {
+                Action::Update {
+                    adopted_by,
+                    changes,
+                    ..
+                } => {
+                    assert_eq!(adopted_by.as_deref(), Some("email"));
+                    assert!(changes.iter().any(
                             |ch| &*ch.field == "roster_user_id" && ch.new == Value::from("u1")
                         ));
-                    }
-                    other => panic!("{name}: {other:?}"),
                 }
-            }
+                other => panic!("{name}: {other:?}"),
+            },
             "ambiguous_fallback_key" => assert_eq!((c.skipped, c.create), (1, 0), "{name}"),
             "duplicate_source_keys" => {
                 assert_eq!(

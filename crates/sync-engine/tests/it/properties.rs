@@ -97,6 +97,7 @@ fn policy() -> impl Strategy<Value = DeactivatePolicy> {
                 max_count,
                 max_percent,
                 allow_empty_source,
+                ..DeactivatePolicy::default()
             },
         )
 }

@@ -97,6 +97,7 @@ fn status_rules() {
         collection: Collection::Users,
         key: "u1".into(),
         id: "t1".into(),
+        reason: None,
     });
     r.finish(true);
     assert_eq!(r.status, SessionStatus::Held);

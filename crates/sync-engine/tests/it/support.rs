@@ -1,8 +1,11 @@
 //! Builders shared by the tests.
 
+use chrono::DateTime;
 use sync_engine::{
-    Collection, CollectionSpec, CompareOptions, DesiredRecord, FieldKind, FieldSpec, Fields,
-    PlanContext, SourceRecord, TargetRecord, TargetSnapshot,
+    Collection, CollectionSpec, CompareOptions, DesiredRecord, ExecuteOptions, FieldKind,
+    FieldSpec, Fields, FilterConfig, KeyMapping, MappingConfig, MemorySource, MemoryTarget,
+    NoLedger, PlanContext, PlanOptions, SourceRecord, SyncDefinition, SyncPolicy, TargetRecord,
+    TargetSnapshot, Value,
 };
 
 /// The users spec the plan tests use: sync key `roster_user_id`, fallback `email`.
@@ -111,4 +114,74 @@ pub async fn plan_and_execute(
         .await
         .unwrap_or_else(|e| panic!("planning failed: {e}"));
     sync_engine::pipeline::execute(&planned, target, exec_opts, &progress).await
+}
+
+/// Users by `id`, seats with `role` and `last_visit` (as the Roster → People default).
+pub fn definition(saas: bool, exclude: &[&str]) -> SyncDefinition {
+    let fields = source_fields();
+    let users = MappingConfig::new(KeyMapping::new("id", "roster_user_id"))
+        .fallback(KeyMapping::new("email", "email"))
+        .field("username", "{{ email }}")
+        .field("email", "{{ email }}")
+        .field("full_name", "{{ name }}")
+        .case_insensitive("email")
+        .case_insensitive("username")
+        .compile(Collection::Users, Some(&fields))
+        .unwrap();
+    let mut collections = vec![users];
+    if saas {
+        collections.push(
+            MappingConfig::new(KeyMapping::new("id", "user_external_id"))
+                .field("role", "{{ role }}")
+                .field("last_visit", "{{ last_activity }}")
+                .compile(Collection::SaasUsers, Some(&fields))
+                .unwrap(),
+        );
+    }
+    SyncDefinition {
+        integration: "Roster users".into(),
+        mode: Some(if saas { "users_and_saas" } else { "users" }.into()),
+        collections,
+        filter: FilterConfig {
+            include: vec![],
+            exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
+        }
+        .compile(Some(&fields))
+        .unwrap(),
+        policy: SyncPolicy::default(),
+        credential_name: "roster".into(),
+    }
+}
+
+pub fn seen(id: &str, name: &str, email: &str, role: &str, secs: i64) -> SourceRecord {
+    let mut r = user(id, name, email, true);
+    r.roles = vec![role.into()];
+    r.last_activity = DateTime::from_timestamp(secs, 0);
+    r
+}
+
+pub async fn run(
+    def: &SyncDefinition,
+    source: &MemorySource,
+    target: &MemoryTarget,
+) -> sync_engine::SyncOutcome {
+    plan_and_execute(
+        def,
+        source,
+        target,
+        &NoLedger,
+        &PlanOptions::default(),
+        &ExecuteOptions::default(),
+    )
+    .await
+}
+
+pub fn seat(target: &MemoryTarget, key: &str) -> sync_engine::StoredRecord {
+    let seats = target.records(Collection::SaasUsers);
+    let found: Vec<&sync_engine::StoredRecord> = seats
+        .iter()
+        .filter(|s| s.fields.get("user_external_id") == Some(&Value::from(key)))
+        .collect();
+    assert_eq!(found.len(), 1, "one seat for {key}: {seats:?}");
+    found[0].clone()
 }
