@@ -64,6 +64,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Sync: apply the changes (held deactivations need --allow-deactivations).
     Run(RunArgs),
+    /// Seat usage of the SaaS application in Oomnitza: active, idle and never-used seats
+    /// and what the idle ones cost. Reads Oomnitza only; changes nothing.
+    Seats(SeatsArgs),
     /// Manage the local credential store.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
@@ -119,6 +122,25 @@ pub struct PlanArgs {
     /// Also write the plan to FILE, for `run --plan FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// `seats`
+#[derive(Debug, Args)]
+pub struct SeatsArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// A seat is idle when its last activity is older than this (e.g. 90d, 6w).
+    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = parse_days)]
+    pub idle_for: std::time::Duration,
+    /// Print the seat usage as JSON on stdout (nothing else).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print the seats as CSV with a header row on stdout (nothing else).
+    #[arg(long)]
+    pub csv: bool,
+    /// Show at most N idle seats in the terminal table.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
 }
 
 /// `run`
@@ -242,4 +264,13 @@ pub enum SessionsCommand {
 /// bad one.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     sync_runtime::config::HumanDuration::parse(text).map(Into::into)
+}
+
+/// `--idle-for`: a duration of at least one day.
+fn parse_days(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d < std::time::Duration::from_secs(86_400) {
+        return Err(format!("must be at least 1d, got {text}"));
+    }
+    Ok(d)
 }

@@ -149,6 +149,25 @@ pub async fn plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<u8> {
     Ok(exit_for(&report))
 }
 
+/// `seats`
+pub async fn seats(ctx: &Context, args: &crate::cli::SeatsArgs) -> anyhow::Result<u8> {
+    let (config, _, integration) = load(ctx, &args.config.config).await?;
+    let bars = ctx.bars();
+    let report = integration
+        .seats(args.idle_for, config.file.insights.price_per_seat, &bars)
+        .await?;
+    if args.json {
+        out(&serde_json::to_string_pretty(&report.usage)?);
+    } else if args.csv {
+        out(report.render_csv()?.trim_end());
+    } else {
+        out(report
+            .render_terminal(args.limit, PAIRING.no_activity_hint)
+            .trim_end());
+    }
+    Ok(exit::OK)
+}
+
 /// Watches for SIGINT and SIGTERM while `run` works: the first requests `stop` (no new
 /// batch; those in flight get their grace period) and stores the exit code the signal
 /// calls for (130 or 143) in `code`; a second one exits at once with that code.

@@ -235,6 +235,25 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     ));
     say("   to apply them after review: quip-oomnitza run --config FILE --allow-deactivations");
 
+    heading(
+        8,
+        "seat usage: which Quip seats nobody uses, and what they cost",
+    );
+    let usage = integration
+        .seats(
+            sync_runtime::seats::DEFAULT_IDLE_FOR,
+            config.file.insights.price_per_seat,
+            &bars,
+        )
+        .await?;
+    for line in usage
+        .render_terminal(Some(5), PAIRING.no_activity_hint)
+        .lines()
+    {
+        say(&format!("   {line}"));
+    }
+    say("   the same as JSON or CSV: quip-oomnitza seats --config FILE --json | --csv");
+
     say(&format!(
         "\nDemo finished. Sessions of this demo were kept in a temporary directory ({} sessions) and removed.",
         state.sessions()?.len()

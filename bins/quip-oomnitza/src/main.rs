@@ -58,7 +58,11 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> u8 {
     if matches!(
         cli.command,
-        Command::Validate(_) | Command::Plan(_) | Command::Run(_) | Command::Credentials(_)
+        Command::Validate(_)
+            | Command::Plan(_)
+            | Command::Run(_)
+            | Command::Seats(_)
+            | Command::Credentials(_)
     ) {
         install_keyring(cli.keyring_timeout).await;
     }
@@ -69,6 +73,7 @@ async fn run(cli: Cli) -> u8 {
         Command::Validate(args) => commands::validate(&ctx, &args).await,
         Command::Plan(args) => commands::plan(&ctx, &args).await,
         Command::Run(args) => commands::run(&ctx, &args).await,
+        Command::Seats(args) => commands::seats(&ctx, &args).await,
         Command::Credentials(cmd) => commands::credentials(&ctx, cmd).await,
         Command::Sessions(cmd) => commands::sessions(&ctx, cmd),
     };

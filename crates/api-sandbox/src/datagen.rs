@@ -24,8 +24,37 @@ pub struct DataSpec {
     pub admin_share: f64,
     /// Share of users with a recorded login (last activity).
     pub active_login_share: f64,
+    /// Last logins are spread back from this moment (epoch microseconds): 60% of them
+    /// within the last 30 days, 20% one to three months old, 13% three months to a year,
+    /// the rest older (never before the account was created). Default: the start of
+    /// today (UTC), so that the data reads as current against the wall clock and is the
+    /// same all day.
+    pub activity_as_of_usec: i64,
     /// Email domain.
     pub domain: String,
+}
+
+/// Microseconds in a day.
+const DAY_USEC: i64 = 86_400_000_000;
+
+/// The start of today (UTC), in epoch microseconds.
+fn today_usec() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    now - now.rem_euclid(DAY_USEC)
+}
+
+/// Age of a last login for a uniform draw `frac` in `[0, 1)`: see
+/// [`DataSpec::activity_as_of_usec`].
+fn login_age_usec(frac: f64) -> i64 {
+    let (from_days, to_days, at) = match frac {
+        f if f < 0.6 => (0.0, 30.0, f / 0.6),
+        f if f < 0.8 => (30.0, 90.0, (f - 0.6) / 0.2),
+        f if f < 0.93 => (90.0, 365.0, (f - 0.8) / 0.13),
+        f => (365.0, 1100.0, (f - 0.93) / 0.07),
+    };
+    ((from_days + (to_days - from_days) * at) * DAY_USEC as f64) as i64
 }
 
 impl Default for DataSpec {
@@ -39,6 +68,7 @@ impl Default for DataSpec {
             non_ascii_share: 0.15,
             admin_share: 0.03,
             active_login_share: 0.8,
+            activity_as_of_usec: today_usec(),
             domain: "acme.example".to_owned(),
         }
     }
@@ -221,9 +251,16 @@ pub fn generate(spec: &DataSpec) -> Vec<Person> {
                     }
                     .to_owned()
                 });
+            // One draw, as always (the people after this one stay the same), turned into a
+            // recency spread back from `activity_as_of_usec`.
             let last_login_usec = (!is_robot
                 && rng.random_bool(spec.active_login_share.clamp(0.0, 1.0)))
-            .then(|| rng.random_range(created_usec.min(now_usec - 1)..now_usec));
+            .then(|| {
+                let low = created_usec.min(now_usec - 1);
+                let draw = rng.random_range(low..now_usec);
+                let frac = (draw - low) as f64 / (now_usec - low) as f64;
+                (spec.activity_as_of_usec - login_age_usec(frac)).max(created_usec)
+            });
             Person {
                 quip_id: quip_id(&mut rng, b'U', i),
                 name,

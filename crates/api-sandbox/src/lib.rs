@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 pub use clock::{Clock, ScaledClock, SystemClock};
 pub use datagen::{DataSpec, Person};
 pub use faults::{Counters, Fault, FaultRule, Faults, PageFault, RequestCount};
-pub use oomnitza::{CustomField, OomnitzaConfig, OomnitzaEmulator, OomnitzaState};
+pub use oomnitza::{CustomField, OomnitzaConfig, OomnitzaEmulator, OomnitzaState, SaasSpend};
 pub use quip::{EventsApi, QuipConfig, QuipEmulator, QuipLimits, QuipState, ThrottleStyle};
 
 /// Errors starting the sandbox.

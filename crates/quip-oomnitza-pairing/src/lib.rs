@@ -29,6 +29,9 @@ pub static PAIRING: Pairing = Pairing {
         command: "quip-oomnitza",
         env_prefix: "QUIP_OOMNITZA",
     },
+    no_activity_hint: "Quip records last activity only with its Events API add-on (paid; \
+        `[quip] last_activity = true` reads it), and `events_lookback` must reach back at \
+        least as far as --idle-for; see docs/seat-usage.md#how-activity-is-known.",
 };
 
 /// What `[oomnitza]` defaults to here: seats of the `Quip` application.

@@ -86,7 +86,7 @@ fn unknown_key_names_line_and_key() {
     assert_eq!(
         e.message,
         "unknown field `quipp`, expected one of `integration`, `schedule`, `quip`, \
-         `oomnitza`, `mapping`, `filters`, `run`"
+         `oomnitza`, `mapping`, `filters`, `run`, `insights`"
     );
 }
 

@@ -417,6 +417,16 @@ pub trait Target: Send + Sync {
 
     /// API traffic so far.
     fn stats(&self) -> ApiStats;
+
+    /// The seats of the SaaS application this target records seats for, read-only (for
+    /// seat usage reports); `None` when the target keeps no seats. The default keeps none.
+    async fn seats(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<Option<crate::seats::SeatInventory>, ConnectorError> {
+        let _ = progress;
+        Ok(None)
+    }
 }
 
 /// A shared source is a source (a service may hold one per integration across tasks).
@@ -484,5 +494,12 @@ impl<T: Target + ?Sized> Target for std::sync::Arc<T> {
 
     fn stats(&self) -> ApiStats {
         (**self).stats()
+    }
+
+    async fn seats(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<Option<crate::seats::SeatInventory>, ConnectorError> {
+        (**self).seats(progress).await
     }
 }

@@ -143,6 +143,7 @@ pub mod plan;
 pub mod plan_file;
 pub mod record;
 pub mod report;
+pub mod seats;
 pub mod settings;
 pub mod template;
 

@@ -727,17 +727,11 @@ impl Planner<'_> {
 
     /// A desired record no target record matched: created, unless it is inactive or the
     /// run never creates.
+    /// The idle-seat policy reclaims existing seats only: an idle user without a seat
+    /// gets one like anybody else (the next run may reclaim it), so seat usage shows them.
     fn unmatched(&self, fields: Fields, wanted: Wanted) -> Action {
-        if let Some(days) = wanted.idle_days {
-            skipped(
-                None,
-                SkipReason::InactiveNeverSynced,
-                format!(
-                    "{} and without a seat: none is created",
-                    DeactivateReason::Idle.describe(Some(days))
-                ),
-            )
-        } else if !wanted.active {
+        let active = wanted.active || wanted.idle_days.is_some();
+        if !active {
             skipped(
                 None,
                 SkipReason::InactiveNeverSynced,

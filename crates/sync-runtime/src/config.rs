@@ -375,6 +375,15 @@ impl Default for RunSection {
     }
 }
 
+/// `[insights]`: what seat usage reports need besides the target's data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InsightsSection {
+    /// Yearly price of one seat, used when the target's application records no
+    /// `annual_spend` and `total_licenses`.
+    pub price_per_seat: Option<f64>,
+}
+
 /// The sections the runtime reads itself; connector sections are read by their factories.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -389,6 +398,8 @@ pub struct RuntimeSections {
     pub filters: FiltersSection,
     /// `[run]`
     pub run: RunSection,
+    /// `[insights]`
+    pub insights: InsightsSection,
 }
 
 impl RuntimeSections {
@@ -407,6 +418,15 @@ impl RuntimeSections {
         let mapping = read(doc, "mapping", errors);
         let filters = read(doc, "filters", errors);
         let run = read(doc, "run", errors);
+        let insights: Option<InsightsSection> = read(doc, "insights", errors);
+        if let Some(price) = insights.as_ref().and_then(|i| i.price_per_seat)
+            && !(price.is_finite() && price >= 0.0)
+        {
+            errors.push(doc.error_at(
+                "insights.price_per_seat",
+                format!("must be a number of zero or more, got {price}"),
+            ));
+        }
         if let Some(integration) = &integration {
             errors.extend(check_integration(doc, integration));
         }
@@ -419,12 +439,20 @@ impl RuntimeSections {
             mapping: mapping?,
             filters: filters?,
             run: run?,
+            insights: insights?,
         })
     }
 }
 
 /// The names of the runtime's own sections, in the order the contract lists them.
-const RUNTIME_SECTIONS: [&str; 5] = ["integration", "schedule", "mapping", "filters", "run"];
+const RUNTIME_SECTIONS: [&str; 6] = [
+    "integration",
+    "schedule",
+    "mapping",
+    "filters",
+    "run",
+    "insights",
+];
 
 /// A configuration file being loaded, as connector factories see it: read a section into
 /// its own type, and place problems in the file. The text is parsed once; sections and

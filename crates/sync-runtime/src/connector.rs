@@ -164,6 +164,9 @@ pub struct Pairing {
     pub user_agent: &'static str,
     /// The application: its command and environment variables.
     pub product: crate::credentials::Product,
+    /// What `seats` says when no seat has any recorded activity: how the source records
+    /// activity (an add-on to buy, a setting to enable), with a link to the docs.
+    pub no_activity_hint: &'static str,
 }
 
 impl fmt::Debug for Pairing {

@@ -12,6 +12,7 @@ pub mod definition;
 pub mod integration;
 pub mod ledger;
 pub mod schedule;
+pub mod seats;
 pub mod state;
 pub mod store;
 
@@ -25,5 +26,6 @@ pub use integration::{
 };
 pub use ledger::Ledger;
 pub use schedule::Schedule;
+pub use seats::SeatsReport;
 pub use state::{StateDir, StateError};
 pub use store::{RunGuard, StateStore};

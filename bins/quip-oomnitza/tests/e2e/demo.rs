@@ -16,6 +16,7 @@ async fn demo_tells_the_whole_story_and_exits_zero() {
         "is disabled in Quip",
         "comes back",
         "── 7. a mass removal",
+        "── 8. seat usage",
         "Demo finished.",
     ];
     let mut from = 0;
@@ -71,6 +72,12 @@ async fn demo_tells_the_whole_story_and_exits_zero() {
     assert!(held.contains("held deactivations:"), "{held}");
     assert!(held.contains("deactivation writes sent: 0"), "{held}");
     assert!(held.contains("exit code would be 3"), "{held}");
+    // 8. seat usage of the synced app: priced from the emulated contract (120 a seat).
+    let usage = section(8);
+    assert!(usage.contains("Seat usage of Quip"), "{usage}");
+    assert!(usage.contains("Price per seat: 120.00 a year"), "{usage}");
+    assert!(usage.contains("Idle seats ("), "{usage}");
+    assert!(usage.contains("Estimated annual saving:"), "{usage}");
     assert!(out.stderr.trim().is_empty(), "no warnings: {}", out.stderr);
 }
 

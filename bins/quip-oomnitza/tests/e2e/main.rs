@@ -12,6 +12,7 @@ mod interrupt;
 mod messages;
 mod partial;
 mod preferences;
+mod seats;
 mod secrets;
 mod sessions;
 mod state_dir;

@@ -134,6 +134,11 @@ pub struct OomnitzaConfig {
     pub custom_fields: Vec<CustomField>,
     /// SaaS applications that exist at start.
     pub saas_apps: Vec<String>,
+    /// The contract an admin entered for applications of these names: an application
+    /// created with one of the names (at start or through the API) carries its
+    /// `annual_spend` and `total_licenses`. Default: `Quip`, 36,000 a year for 300
+    /// licences (120 per seat).
+    pub saas_spend: Vec<SaasSpend>,
     /// `limit` when a list request gives none.
     pub default_limit: usize,
     /// Largest `limit` honoured; larger values are silently capped.
@@ -150,10 +155,26 @@ impl Default for OomnitzaConfig {
             api_user: "api-token-user".to_owned(),
             custom_fields: vec![CustomField::quip_user_id()],
             saas_apps: vec!["Slack".to_owned(), "Zoom".to_owned(), "Box".to_owned()],
+            saas_spend: vec![SaasSpend {
+                saas_name: "Quip".to_owned(),
+                annual_spend: 36_000.0,
+                total_licenses: 300,
+            }],
             default_limit: 100,
             max_limit: 1000,
         }
     }
+}
+
+/// What an application costs, as an admin records it in Oomnitza.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaasSpend {
+    /// The application's name (compared without case).
+    pub saas_name: String,
+    /// Yearly spend.
+    pub annual_spend: f64,
+    /// Licences bought.
+    pub total_licenses: u64,
 }
 
 impl std::fmt::Debug for OomnitzaConfig {
@@ -166,6 +187,7 @@ impl std::fmt::Debug for OomnitzaConfig {
             .field("api_user", &self.api_user)
             .field("custom_fields", &self.custom_fields)
             .field("saas_apps", &self.saas_apps)
+            .field("saas_spend", &self.saas_spend)
             .field("default_limit", &self.default_limit)
             .field("max_limit", &self.max_limit)
             .finish()
@@ -217,6 +239,7 @@ impl OomnitzaEmulator {
         let state = OomnitzaState::new(state::Inner::new(
             clock,
             &config.custom_fields,
+            &config.saas_spend,
             &config.saas_apps,
         ));
         let router = router(&config, state.clone(), instrumentation.clone());

@@ -171,6 +171,18 @@ impl Inner {
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        if let Some(spend) = self.spend.get(&name.to_lowercase()).cloned() {
+            for (field, value) in [
+                ("annual_spend", json!(spend.annual_spend)),
+                ("total_licenses", json!(spend.total_licenses)),
+            ] {
+                if let Some(slot) = self.apps.schema.slot(field)
+                    && self.apps.get(id, slot).is_null()
+                {
+                    self.apps.set(id, slot, value);
+                }
+            }
+        }
         self.apps.set(
             id,
             saas_slot::HASH,

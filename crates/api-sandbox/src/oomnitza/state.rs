@@ -437,12 +437,15 @@ pub(crate) struct Inner {
     pub portions: Vec<Portion>,
     pub portion_index: HashMap<String, usize>,
     pub run_logs: Vec<RunLog>,
+    /// Contracts by lower-cased application name.
+    pub spend: HashMap<String, super::SaasSpend>,
 }
 
 impl Inner {
     pub(crate) fn new(
         clock: Arc<dyn Clock>,
         custom_fields: &[CustomField],
+        spend: &[super::SaasSpend],
         saas_apps: &[String],
     ) -> Self {
         let mut schema = Schema::new("users", people_builtins());
@@ -462,6 +465,10 @@ impl Inner {
             portions: Vec::new(),
             portion_index: HashMap::new(),
             run_logs: Vec::new(),
+            spend: spend
+                .iter()
+                .map(|s| (s.saas_name.to_lowercase(), s.clone()))
+                .collect(),
         };
         for name in saas_apps {
             inner.create_saas_app_named(name, "sandbox");
@@ -810,6 +817,28 @@ impl OomnitzaState {
         self.lock().create_saas_app_named(name, "sandbox")
     }
 
+    /// Sets fields of an application (`annual_spend`, `total_licenses`, ...), as an admin
+    /// would in the UI. Unknown fields are refused.
+    pub fn set_saas_app_fields(
+        &self,
+        saas_id: u64,
+        fields: &[(&str, Value)],
+    ) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        if !inner.apps.contains(saas_id) {
+            return Err(StateError::NotFound(format!("saas {saas_id}")));
+        }
+        for (field, value) in fields {
+            let slot = inner
+                .apps
+                .schema
+                .slot(field)
+                .ok_or_else(|| StateError::NotFound(format!("saas field {field}")))?;
+            inner.apps.set(saas_id, slot, value.clone());
+        }
+        Ok(())
+    }
+
     /// The `saas_id` of the first application named `name`.
     pub fn saas_app_id(&self, name: &str) -> Option<u64> {
         let inner = self.lock();
@@ -859,6 +888,26 @@ impl OomnitzaState {
         let seat = inner.seats.get(&id).cloned();
         seat.map(|s| inner.seat_view(&s))
             .ok_or_else(|| StateError::NotFound(format!("seat {id}")))
+    }
+
+    /// Sets a seat's status by hand (as an admin would in the UI). False when unknown.
+    pub fn set_seat_status(&self, saas_user_id: u64, status: super::saas::SeatStatus) -> bool {
+        let mut inner = self.lock();
+        let Some(seat) = inner.seats.get_mut(&saas_user_id) else {
+            return false;
+        };
+        seat.status = status;
+        true
+    }
+
+    /// Sets a seat's last activity (`None` clears it). False when unknown.
+    pub fn set_seat_last_visit(&self, saas_user_id: u64, last_visit: Option<i64>) -> bool {
+        let mut inner = self.lock();
+        let Some(seat) = inner.seats.get_mut(&saas_user_id) else {
+            return false;
+        };
+        seat.last_visit = last_visit;
+        true
     }
 
     /// The roles defined in one application.

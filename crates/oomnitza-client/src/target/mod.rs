@@ -377,6 +377,13 @@ impl Target for OomnitzaTarget {
     fn stats(&self) -> ApiStats {
         self.client.stats()
     }
+
+    async fn seats(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<Option<sync_engine::seats::SeatInventory>, ConnectorError> {
+        self.seat_inventory(progress).await.map(Some)
+    }
 }
 
 #[cfg(test)]

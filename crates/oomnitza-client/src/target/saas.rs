@@ -18,6 +18,7 @@ use super::{OomnitzaTarget, config_error};
 use crate::models::{
     NewSaasApp, RoleAssignment, RoleOverwrite, RoleRef, SaasRole, SaasUser, SeatAssignment,
 };
+use sync_engine::seats::{AppSpend, Seat, SeatInventory};
 
 /// The seat fields the target can read and write.
 pub const SAAS_FIELDS: [&str; 3] = ["user_external_id", "role", "last_visit"];
@@ -152,6 +153,60 @@ impl OomnitzaTarget {
         saas.saas_id = Some(saas_id);
         saas.seat_owner = owners;
         Ok(TargetSnapshot { records })
+    }
+
+    /// The application's seats with their last activity, and its spend per licence, read
+    /// only (`seats`): the application found by name (never created), then its seats page
+    /// after page.
+    pub(super) async fn seat_inventory(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<SeatInventory, ConnectorError> {
+        let name = self.config.saas_name.clone();
+        let app = self.client.saas().find_by_name(&name).await?;
+        let Some((app, saas_id)) = app.and_then(|a| a.saas_id.clone().map(|id| (a, id))) else {
+            return Ok(SeatInventory {
+                app: name,
+                ..SeatInventory::default()
+            });
+        };
+        let number = |field: &str| app.other.get(field).and_then(json_number);
+        let spend = AppSpend {
+            annual_spend: number("annual_spend"),
+            total_licenses: number("total_licenses"),
+        };
+        progress.on_event(ProgressEvent::Started {
+            stage: Stage::ReadTarget(Collection::SaasUsers),
+            total: None,
+        });
+        let mut pages = self.client.saas_users().list(&saas_id).pages();
+        let mut seats = Vec::new();
+        while let Some(page) = pages.try_next().await? {
+            progress.on_event(ProgressEvent::Advanced {
+                stage: Stage::ReadTarget(Collection::SaasUsers),
+                by: page.len() as u64,
+            });
+            seats.extend(page.into_iter().map(|seat| {
+                Seat {
+                    role: seat.role_label().map(str::to_owned),
+                    last_activity: seat
+                        .last_visit
+                        .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+                    active: seat.is_active(),
+                    person: seat.full_name.or(seat.username),
+                    email: seat.email,
+                }
+            }));
+        }
+        progress.on_event(ProgressEvent::Finished {
+            stage: Stage::ReadTarget(Collection::SaasUsers),
+        });
+        Ok(SeatInventory {
+            app: name,
+            found: true,
+            spend: Some(spend),
+            seats,
+        })
     }
 
     /// The application's id, found or created (the "Software SaaS Selection").
@@ -622,4 +677,13 @@ fn seat_record(spec: &CollectionSpec, seat: &SaasUser) -> Option<TargetRecord> {
         active: seat.is_active(),
         deactivated_by_sync: false,
     })
+}
+
+/// A number field as Oomnitza may send it: a JSON number or a numeric string.
+fn json_number(value: &serde_json::Value) -> Option<f64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }

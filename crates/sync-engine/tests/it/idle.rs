@@ -63,20 +63,20 @@ impl Sync {
     }
 }
 
-/// A first sync without the policy (every seat active), then the policy switched on.
+/// A first sync with the policy on: it reclaims existing seats only, so every user gets a
+/// seat first (seat usage shows the idle ones).
 async fn synced() -> Sync {
     let sync = Sync {
-        def: definition(true, &[]),
+        def: policy_on(),
         source: MemorySource::new(source_fields(), roster()).with_system("roster"),
         target: MemoryTarget::new().with_system("people"),
         ledger: MemoryLedger::new(),
     };
     let first = sync.run().await;
     assert_eq!(first.report.status, SessionStatus::Succeeded, "{first:?}");
-    Sync {
-        def: policy_on(),
-        ..sync
-    }
+    assert_eq!(first.report.saas_counts.expect("seats").created, 5);
+    assert!(first.report.reclaimed_seats.is_empty());
+    sync
 }
 
 #[tokio::test]
