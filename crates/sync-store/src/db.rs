@@ -23,9 +23,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// Tunables of a [`Store`]; [`StoreOptions::default`] gives the documented defaults.
+/// Tunables of a [`Store`]; [`StoreOptions::default`] gives the documented defaults (build
+/// with `StoreOptions { lease, ..StoreOptions::default() }`).
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct StoreOptions {
     /// How long a claimed run's lease lasts without a heartbeat (60 s). Workers heartbeat
     /// every third of it; a dead worker's run is reclaimed by the next sweep after expiry.

@@ -237,7 +237,6 @@ impl NewIntegration {
 
 /// Changes to an integration; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct IntegrationUpdate {
     /// New name.
     pub name: Option<String>,
