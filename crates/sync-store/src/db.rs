@@ -285,9 +285,34 @@ mod tests {
             "postgres://app@db.example:5432/sync"
         );
         assert_eq!(redact_url("postgres://db/sync"), "postgres://db/sync");
+        assert_eq!(redact_url("postgres://:pw@db/sync"), "postgres://db/sync");
         assert_eq!(
             sqlite_url(Path::new("/tmp/a?b#c%d.db")),
             "sqlite:///tmp/a%3Fb%23c%25d.db?mode=rwc"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_url_is_reported_without_its_password() {
+        let e = Store::open("postgres://app:hunter2@db.example:notaport/sync")
+            .await
+            .expect_err("bad port");
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(" / ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        assert!(
+            chain.contains("postgres://app@db.example:notaport/sync"),
+            "{chain}"
+        );
+        assert!(!chain.contains("hunter2"), "{chain}");
+        let e = Store::open("mysql://x").await.expect_err("unsupported");
+        assert!(
+            e.to_string().contains("unsupported database location"),
+            "{e}"
         );
     }
 }

@@ -158,3 +158,34 @@ impl Mailer for SmtpMailer {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_smtp_password() {
+        let config = SmtpConfig::new(
+            "smtp.example.com",
+            587,
+            SmtpSecurity::StartTls,
+            "a@example.com",
+        )
+        .with_credentials("mailer", SecretString::from("smtp-pass-3141"));
+        let mailer = SmtpMailer::new(&config).expect("mailer");
+        let shown = format!("{config:?} {mailer:?}");
+        assert!(
+            shown.contains("mailer") && !shown.contains("smtp-pass-3141"),
+            "{shown}"
+        );
+        assert!(
+            SmtpMailer::new(&SmtpConfig::new(
+                "h",
+                25,
+                SmtpSecurity::None,
+                "not an address"
+            ))
+            .is_err()
+        );
+    }
+}
