@@ -98,6 +98,30 @@ fn sqlite_url(path: &Path) -> String {
     out
 }
 
+/// Creates a new SQLite file (and its directory) readable by its owner only: it holds
+/// sealed credentials and token hashes. SQLite gives the `-wal` and `-shm` files the same
+/// mode. An existing file is left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        open.mode(0o600);
+    }
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// `postgres://user:secret@host/db` without the user's password (and any query).
 fn redact_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
@@ -128,25 +152,27 @@ impl Store {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (backend, url, describe) =
+        let sqlite_path =
             if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-                (Backend::Postgres, location.to_owned(), redact_url(location))
+                None
             } else if let Some(rest) = location.strip_prefix("sqlite://") {
-                let path = rest.split('?').next().unwrap_or(rest);
-                (
-                    Backend::Sqlite,
-                    sqlite_url(Path::new(path)),
-                    format!("SQLite database {path}"),
-                )
+                Some(rest.split('?').next().unwrap_or(rest))
             } else if location.contains("://") || location.is_empty() {
                 return Err(ErrorKind::BadLocation(redact_url(location)).into());
             } else {
-                (
-                    Backend::Sqlite,
-                    sqlite_url(Path::new(location)),
-                    format!("SQLite database {location}"),
-                )
+                Some(location)
             };
+        let (backend, url, describe) = match sqlite_path {
+            None => (Backend::Postgres, location.to_owned(), redact_url(location)),
+            Some(path) => {
+                let describe = format!("SQLite database {path}");
+                create_private(Path::new(path)).map_err(|source| ErrorKind::Database {
+                    store: describe.clone(),
+                    source: sqlx::Error::Io(source),
+                })?;
+                (Backend::Sqlite, sqlite_url(Path::new(path)), describe)
+            }
+        };
         let connect: AnyConnectOptions = url.parse().map_err(|source| ErrorKind::Database {
             store: describe.clone(),
             source,

@@ -84,8 +84,8 @@ impl TestDb {
         let (location, dir, pg, path) = match kind {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
+                // A directory that does not exist yet, with a space: created on first start.
                 let path = dir.path().join("sub dir").join("cloud.db");
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                 (
                     path.to_str().unwrap().to_owned(),
                     Some(dir),
