@@ -136,9 +136,10 @@ pub(crate) async fn gate(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let discovery = ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes"]
-        .iter()
-        .any(|d| path.contains(d));
+    let discovery = path.strip_prefix(super::BASE_PATH).is_some_and(|p| {
+        matches!(p, "/ServiceProviderConfig" | "/Schemas" | "/ResourceTypes")
+            || p.starts_with("/Schemas/")
+    });
     if !(credentials_ok(request.headers(), &auth) || auth.open_discovery && discovery) {
         tracing::debug!(%path, "SCIM: rejected, missing or invalid credentials");
         let mut error = ScimError::new(

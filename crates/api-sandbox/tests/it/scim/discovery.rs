@@ -132,8 +132,16 @@ async fn bearer_and_basic_credentials_and_401s() {
     assert_eq!(spc.status(), StatusCode::OK);
     let spc = body(spc).await;
     assert_eq!(spc["authenticationSchemes"].as_array().unwrap().len(), 1);
-    let users = http.get(format!("{base}/Users")).send().await.unwrap();
-    assert_eq!(users.status(), StatusCode::UNAUTHORIZED);
+    let schema = http
+        .get(format!("{base}/Schemas/{ENTERPRISE_SCHEMA}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(schema.status(), StatusCode::OK);
+    for closed in ["/Users", "/Users/ServiceProviderConfig", "/Groups/Schemas"] {
+        let r = http.get(format!("{base}{closed}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{closed}");
+    }
     scim.shutdown().await;
 }
 
