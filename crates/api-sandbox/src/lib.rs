@@ -1,4 +1,5 @@
-//! Stateful emulators of the Quip and Oomnitza APIs, for tests, the demo and benchmarks.
+//! Stateful emulators of the Quip and Oomnitza APIs and of a generic SCIM 2.0 service
+//! provider, for tests, the demo and benchmarks.
 //!
 //! No live Quip or Oomnitza tenant is reachable from our machines, so every client, the
 //! engine, the CLI, the demo and the benchmarks meet these emulators instead. They follow
@@ -17,7 +18,7 @@
 //!
 //! # Fidelity
 //!
-//! Each emulator's module docs ([`quip`], [`oomnitza`]) have the full table, route by
+//! Each emulator's module docs ([`quip`], [`oomnitza`], [`scim`]) have the full table, route by
 //! route. In short:
 //!
 //! | Behaviour | Status |
@@ -28,6 +29,8 @@
 //! | Quip: SCIM `/2/Users` lists all users, `id` = Quip id | confirmed; paging caps, filters and resource shape are assumptions (RFC 7644) |
 //! | Quip: Admin `users/list` paging shape, admin-roles endpoint, event field names, error bodies of 401/404 | assumptions (shared notes §11) |
 //! | Oomnitza: `Authorization2` raw token or Basic, REST v3 paths, bare-array lists with `limit`/`skip`/`sortby`/`filter`, SaaS, seats, roles, bulk portions and run logs | confirmed (Oomnitza OpenAPI, help centre, connector code) |
+//! | SCIM: discovery, `/Users` and `/Groups` paging, filters, attribute selection, error bodies, `application/scim+json` | RFC 7643/7644 |
+//! | SCIM: page cap 100, filterable attributes, 429 with `Retry-After`, discovery behind the credential | assumptions (see [`scim`]) |
 //! | Oomnitza: default limit 100 capped at 1,000; error bodies; 409 on unique fields; `suspended` as the inactive flag; `last_visit` set through seat assignment; filter quoting | assumptions (shared notes §13) |
 //!
 //! Every assumption is shared with the clients and listed in `docs/api-notes.md`, so a live
@@ -46,6 +49,7 @@ pub mod datagen;
 pub mod faults;
 pub mod oomnitza;
 pub mod quip;
+pub mod scim;
 pub mod scripted;
 pub mod server;
 
@@ -56,6 +60,7 @@ pub use datagen::{DataSpec, Person};
 pub use faults::{Counters, Fault, FaultRule, Faults, PageFault, RequestCount};
 pub use oomnitza::{CustomField, OomnitzaConfig, OomnitzaEmulator, OomnitzaState, SaasSpend};
 pub use quip::{EventsApi, QuipConfig, QuipEmulator, QuipLimits, QuipState, ThrottleStyle};
+pub use scim::{ScimConfig, ScimEmulator, ScimState};
 
 /// Errors starting the sandbox.
 #[derive(Debug, thiserror::Error)]

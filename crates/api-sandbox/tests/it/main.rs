@@ -2,3 +2,4 @@
 
 mod oomnitza;
 mod quip;
+mod scim;
