@@ -63,6 +63,17 @@ impl OomnitzaTarget {
                 ));
             }
         }
+        // A mandatory (`optional: 0`), writable field the mapping leaves out: every create
+        // would be refused, so it is a configuration problem before anything is sent.
+        for (field, m) in &meta.fields {
+            let mapped = field == key || spec.fields.iter().any(|f| f.as_ref() == field.as_str());
+            if m.optional == Some(false) && m.editable != Some(false) && !mapped {
+                let label = m.label.clone().unwrap_or_else(|| label_for(field));
+                problems.push(format!(
+                    "the Oomnitza Users field \"{field}\" ('{label}') is mandatory, but the mapping does not set it: add it to [mapping.users.fields]"
+                ));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {

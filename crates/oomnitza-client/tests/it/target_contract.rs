@@ -61,6 +61,41 @@ async fn validate_names_the_missing_field_and_sends_only_the_metadata_read() {
 }
 
 #[tokio::test]
+async fn validate_names_a_mandatory_field_the_mapping_leaves_out() {
+    let server = MockServer::start_async().await;
+    let mut m = meta(true);
+    let fields = m.as_object_mut().unwrap();
+    fields["username"]["optional"] = json!("0");
+    // Mandatory but not writable: the server fills it, so leaving it out is fine.
+    fields.insert(
+        "user_id".to_owned(),
+        json!({"internal_id": "USER_ID", "label": "User Id", "editable": "0", "optional": "0"}),
+    );
+    let meta_mock = server
+        .mock_async(move |when, then| {
+            when.method(GET).path("/api/v3/users/meta");
+            then.status(200).json_body(m);
+        })
+        .await;
+    let stray = unexpected(&server).await;
+    let target = OomnitzaTarget::new(
+        mock_client(&server),
+        TargetConfig::new("Quip", "quip_user_id", "quip_users"),
+    );
+    let mut spec = users_spec();
+    spec.fields.retain(|f| f.as_ref() != "username");
+    let err = target.validate(&spec).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Config);
+    assert_eq!(
+        err.message,
+        "the Oomnitza Users field \"username\" ('Username') is mandatory, but the mapping does not set it: add it to [mapping.users.fields]"
+    );
+    target.validate(&users_spec()).await.unwrap();
+    meta_mock.assert_calls_async(2).await;
+    stray.assert_calls_async(0).await;
+}
+
+#[tokio::test]
 async fn field_rules_come_from_the_metadata_already_read() {
     let server = MockServer::start_async().await;
     let mut m = meta(true);
