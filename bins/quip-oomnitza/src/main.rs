@@ -1,171 +1,84 @@
 //! `quip-oomnitza`: keeps Oomnitza People and SaaS users in step with Quip.
 //!
-//! Thin on purpose: argument parsing, logging, progress bars and output. The work is done
-//! by `sync-runtime` (which the cloud service shares).
+//! Thin on purpose: the pairing (`quip-oomnitza-pairing`) and the Quip emulator for `demo`
+//! and `sandbox`. The commands, output and exit codes are `sync-cli`'s; the work is done by
+//! `sync-runtime` (which the cloud service shares).
 
-mod cli;
-mod commands;
-mod demo;
-mod progress;
-mod prompt;
-
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use api_sandbox::{Person, QuipConfig, QuipEmulator, datagen};
+use sync_cli::{App, Demo, DemoSource};
 
-use crate::cli::{Cli, Command, LogFormat};
-
-/// Exit codes (contract: architecture.md §6): the runtime's, and the two signal codes of
-/// `run`.
-pub mod exit {
-    pub use sync_runtime::exit::{FAILURE, OK, PARTIAL, USAGE};
-    /// `run` stopped by SIGINT (128 + 2): the session is saved as `interrupted`.
-    pub const SIGINT: u8 = 130;
-    /// `run` stopped by SIGTERM (128 + 15): the session is saved as `interrupted`.
-    pub const SIGTERM: u8 = 143;
-}
+static APP: App = App {
+    pairing: &quip_oomnitza_pairing::PAIRING,
+    about: "Keeps Oomnitza People and SaaS users in step with Quip.",
+    source_credential_help: "Quip API token (sent as `Authorization: Bearer ...`)",
+    demo: &QuipDemo,
+};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            // clap prints help/version to stdout with exit 0, usage errors to stderr with 2.
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
-        }
-    };
-    init_logging(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            report_error(&anyhow::anyhow!(e).context("cannot start the async runtime"));
-            return ExitCode::from(exit::FAILURE);
-        }
-    };
-    let code = runtime.block_on(run(cli));
-    ExitCode::from(code)
+    sync_cli::main(&APP)
 }
 
-async fn run(cli: Cli) -> u8 {
-    if matches!(
-        cli.command,
-        Command::Validate(_)
-            | Command::Plan(_)
-            | Command::Run(_)
-            | Command::Seats(_)
-            | Command::Credentials(_)
-    ) {
-        install_keyring(cli.keyring_timeout).await;
+/// The emulated Quip company of `demo` and `sandbox`.
+struct QuipDemo;
+
+#[async_trait::async_trait]
+impl Demo for QuipDemo {
+    fn source_name(&self) -> &'static str {
+        "Quip"
     }
-    let ctx = commands::Context::new(&cli);
-    let result = match cli.command {
-        Command::Demo(args) => demo::run(&ctx, &args).await,
-        Command::Sandbox(args) => commands::sandbox(&ctx, &args).await,
-        Command::Validate(args) => commands::validate(&ctx, &args).await,
-        Command::Plan(args) => commands::plan(&ctx, &args).await,
-        Command::Run(args) => commands::run(&ctx, &args).await,
-        Command::Seats(args) => commands::seats(&ctx, &args).await,
-        Command::Credentials(cmd) => commands::credentials(&ctx, cmd).await,
-        Command::Sessions(cmd) => commands::sessions(&ctx, cmd),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            report_error(&e);
-            commands::exit_code_for(&e)
-        }
+
+    fn saas_name(&self) -> &'static str {
+        "Quip"
+    }
+
+    async fn start(
+        &self,
+        people: &[Person],
+        seed: u64,
+        port: u16,
+    ) -> anyhow::Result<Box<dyn DemoSource>> {
+        let config = QuipConfig {
+            port,
+            ..QuipConfig::default()
+        };
+        let quip = QuipEmulator::start(config, datagen::company_id(seed), people.to_vec()).await?;
+        Ok(Box::new(Quip(quip)))
     }
 }
 
-/// Makes the OS keyring the credential chain's keyring store, when this machine has one
-/// that answers within `timeout`. (A session bus that accepts and never answers would
-/// otherwise hang every command; the connection attempt is then left behind on its own
-/// thread, never waited for, and the chain goes on without the keyring, with a warning.)
-#[cfg(target_os = "linux")]
-async fn install_keyring(timeout: std::time::Duration) {
-    // Without a session bus (servers, containers, CI) there is no Secret Service to ask.
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        tracing::debug!("no D-Bus session: the OS keyring is unavailable");
-        return;
-    }
-    let connected = credential_store::keyring::connect_store(
-        timeout,
-        zbus_secret_service_keyring_store::Store::new,
-    )
-    .await;
-    match connected {
-        Ok(store) => keyring_core::set_default_store(store),
-        // Already logged (a timeout as a warning).
-        Err(e) => tracing::debug!(error = %e, "going on without the OS keyring"),
-    }
-}
+/// The running Quip emulator, as the story drives it.
+struct Quip(QuipEmulator);
 
-/// No OS keyring store is wired in on this platform yet.
-#[cfg(not(target_os = "linux"))]
-async fn install_keyring(_timeout: std::time::Duration) {}
+#[async_trait::async_trait]
+impl DemoSource for Quip {
+    fn base_url(&self) -> String {
+        self.0.base_url()
+    }
 
-fn report_error(e: &anyhow::Error) {
-    use std::fmt::Write as _;
-    // A configuration file with several problems: one `error:` line each.
-    let config_errors = e.chain().find_map(|cause| {
-        cause.downcast_ref::<sync_runtime::ConfigErrors>().or(
-            match cause.downcast_ref::<sync_runtime::RuntimeError>() {
-                Some(sync_runtime::RuntimeError::Config(errors)) => Some(errors),
-                _ => None,
-            },
+    fn token(&self) -> String {
+        self.0.token().to_owned()
+    }
+
+    fn section(&self, token_var: &str) -> String {
+        let url = self.0.base_url();
+        format!(
+            "[quip]\nbase_url = \"{url}\"\nscim_url = \"{url}\"\ncredential = {{ env = \"{token_var}\" }}\n\
+             # The demo company's logins go back a long way; a real tenant keeps the 90-day default.\n\
+             events_lookback = \"3650d\"\n"
         )
-    });
-    if let Some(errors) = config_errors {
-        for error in errors.errors() {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("error: {error}");
-            }
-        }
-        return;
     }
-    // Every message says its own part only; its causes follow, one line each.
-    let mut message = format!("error: {e}");
-    for cause in e.chain().skip(1) {
-        let _ = write!(message, "\n  caused by: {cause}");
-    }
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("{message}");
-    }
-}
 
-fn init_logging(cli: &Cli) {
-    let quiet = format!("error,{}=warn", credential_store::SECURITY_LOG_TARGET);
-    let default = match (cli.quiet, cli.verbose) {
-        // --quiet keeps warnings about exposed secrets (docs/credentials.md).
-        (true, _) => quiet.as_str(),
-        (false, 0) => "warn",
-        (false, 1) => {
-            "info,connector_http=debug,quip_client=debug,oomnitza_client=debug,sync_engine=debug,\
-             sync_runtime=debug"
-        }
-        (false, _) => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(cli.verbose > 0);
-    match cli.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .compact()
-            .init(),
+    fn set_active(&self, person: &Person, active: bool) {
+        self.0.state().set_disabled(&person.quip_id, !active);
+    }
+
+    fn remove(&self, person: &Person) {
+        self.0.state().remove_person(&person.quip_id);
+    }
+
+    async fn shutdown(self: Box<Self>) {
+        self.0.shutdown().await;
     }
 }

@@ -7,20 +7,20 @@
 //! configurations with [`PAIRING`].
 
 use credential_store::CredentialRef;
-use oomnitza_client::{Auth, OomnitzaDefaults, OomnitzaSection};
+use oomnitza_client::OomnitzaDefaults;
+pub use oomnitza_target::{OomnitzaFactory, OomnitzaTargetSection};
 use quip_client::QuipSection;
 use sync_engine::settings::Problem;
-use sync_engine::{Collection, FieldSpec, KeyMapping, MappingConfig, Source, Target};
-use sync_runtime::credentials::{Product, Secret};
+use sync_engine::{FieldSpec, KeyMapping, MappingConfig, Source};
+use sync_runtime::credentials::Product;
 use sync_runtime::{
-    BuildContext, ConfigDoc, ConfigError, Pairing, SourceFactory, SourceSection, TargetFactory,
-    TargetSection, load_section,
+    BuildContext, ConfigDoc, ConfigError, Pairing, SourceFactory, SourceSection, load_section,
 };
 
 /// The Quip → Oomnitza pairing.
 pub static PAIRING: Pairing = Pairing {
     source: &QuipFactory,
-    target: &OomnitzaFactory,
+    target: &OOMNITZA,
     integration_name: "Quip users",
     users_mapping,
     saas_mapping,
@@ -107,55 +107,8 @@ impl SourceSection for QuipSourceSection {
     }
 }
 
-/// Reads `[oomnitza]`.
-#[derive(Debug, Clone, Copy)]
-pub struct OomnitzaFactory;
-
-/// `[oomnitza]`, read.
-#[derive(Debug, Clone)]
-pub struct OomnitzaTargetSection(pub OomnitzaSection);
-
-impl TargetFactory for OomnitzaFactory {
-    fn section(&self) -> &'static str {
-        "oomnitza"
-    }
-
-    fn load(&self, doc: &ConfigDoc<'_>) -> Result<Box<dyn TargetSection>, Vec<ConfigError>> {
-        let section = load_section(doc, "oomnitza", |s: &OomnitzaSection| {
-            s.problems(&OOMNITZA_DEFAULTS)
-        })?;
-        Ok(Box::new(OomnitzaTargetSection(section)))
-    }
-}
-
-impl TargetSection for OomnitzaTargetSection {
-    fn credentials(&self) -> Vec<(&'static str, CredentialRef)> {
-        self.0.credentials()
-    }
-
-    fn insecure_http_warnings(&self) -> Vec<String> {
-        self.0.insecure_http_warnings()
-    }
-
-    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Target>, Problem> {
-        let auth = match ctx.secrets.get("credential") {
-            Some(Secret::Token(t)) => Auth::Token(t.clone()),
-            Some(Secret::Basic { user, password }) => Auth::Basic {
-                user: user.clone(),
-                password: password.clone(),
-            },
-            None => return Err(Problem::new("credential", "missing")),
-        };
-        let users_key = ctx
-            .definition
-            .collections
-            .iter()
-            .find(|m| m.spec().collection == Collection::Users)
-            .map_or_else(
-                || "quip_user_id".to_owned(),
-                |m| m.spec().sync_key.to_string(),
-            );
-        let target = self.0.target(auth, &users_key, &OOMNITZA_DEFAULTS)?;
-        Ok(Box::new(target))
-    }
-}
+/// Reads `[oomnitza]` with this pairing's defaults.
+pub static OOMNITZA: OomnitzaFactory = OomnitzaFactory {
+    defaults: OOMNITZA_DEFAULTS,
+    users_sync_key: "quip_user_id",
+};

@@ -1,24 +1,96 @@
-//! Command-line arguments (contract: architecture.md §6, docs/cli.md).
+//! Command-line arguments (contract: architecture.md §6, docs/cli.md). The derive gives
+//! the shape; [`parse`] names the command, its environment variables and the source's
+//! credential kind after the binary's pairing.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
-/// Keeps Oomnitza People and SaaS users in step with Quip.
+use crate::App;
+
+/// The command line of `app`: the derived arguments with the binary's names.
+pub fn command(app: &App) -> clap::Command {
+    let product = app.pairing.product;
+    let source = app.pairing.source.section();
+    let with_config = |c: clap::Command| c.mut_arg("config", |a| a.env(product.var("CONFIG")));
+    Cli::command()
+        .name(product.command)
+        .bin_name(product.command)
+        .about(app.about)
+        .mut_arg("state_dir", |a| a.env(product.var("STATE_DIR")))
+        .mut_arg("keyring_timeout", |a| a.env(product.var("KEYRING_TIMEOUT")))
+        .mut_subcommand("validate", with_config)
+        .mut_subcommand("plan", with_config)
+        .mut_subcommand("run", with_config)
+        .mut_subcommand("seats", with_config)
+        .mut_subcommand("sandbox", |c| {
+            let display = app.demo.source_name();
+            c.about(format!(
+                "Run the {display} and Oomnitza emulators standalone until interrupted"
+            ))
+            .mut_arg("users", |a| a.help(format!("Number of {display} users")))
+            .mut_arg("port_source", |a| {
+                a.long(format!("port-{source}"))
+                    .value_name(format!("PORT_{}", source.to_uppercase()))
+                    .help(format!(
+                        "Port of the {display} emulator (0 = any free port)"
+                    ))
+            })
+        })
+        .mut_subcommand("demo", |c| {
+            c.mut_arg("users", |a| {
+                a.help(format!(
+                    "Number of {} users in the demo company",
+                    app.demo.source_name()
+                ))
+            })
+        })
+        .mut_subcommand("credentials", |c| {
+            c.mut_subcommand("add", |c| {
+                c.mut_arg("kind", |a| {
+                    a.value_parser(PossibleValuesParser::new([
+                        PossibleValue::new(source).help(app.source_credential_help),
+                        PossibleValue::new(OOMNITZA_KIND)
+                            .help("Oomnitza API token (sent as `Authorization2: ...`)"),
+                        PossibleValue::new(API_KEY_KIND)
+                            .help("Any API key: give --token-name and optionally --prefix"),
+                    ]))
+                })
+            })
+            .mut_subcommand("rotate", |c| {
+                c.mut_arg("passphrase", |a| {
+                    a.help(format!(
+                        "Re-encrypt the credential file under a new passphrase of at least \
+                         12 characters (read from {}, or typed twice, not shown, on a terminal)",
+                        product.var("NEW_PASSPHRASE")
+                    ))
+                })
+            })
+        })
+}
+
+/// Parses the process's arguments for `app`.
+pub fn parse(app: &App) -> Result<Cli, clap::Error> {
+    let matches = command(app).try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// `credentials add --kind oomnitza`.
+pub const OOMNITZA_KIND: &str = "oomnitza";
+/// `credentials add --kind api-key`.
+pub const API_KEY_KIND: &str = "api-key";
+
+/// Keeps Oomnitza People and SaaS users in step with a SaaS application.
 #[derive(Debug, Parser)]
-#[command(name = "quip-oomnitza", version, about, propagate_version = true)]
+#[command(name = "sync-cli", version, about, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
     /// Where sessions, the deactivation ledger, locks and the credential file live
     /// (default: the platform data directory).
-    #[arg(
-        long,
-        global = true,
-        env = "QUIP_OOMNITZA_STATE_DIR",
-        value_name = "DIR"
-    )]
+    #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// More log output (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -34,7 +106,6 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
-        env = "QUIP_OOMNITZA_KEYRING_TIMEOUT",
         value_name = "DURATION",
         default_value = "3s",
         value_parser = parse_duration
@@ -56,7 +127,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Run a complete demonstration against the built-in emulators (no tenant needed).
     Demo(DemoArgs),
-    /// Run the Quip and Oomnitza emulators standalone until interrupted.
+    /// Run the emulators standalone until interrupted.
     Sandbox(SandboxArgs),
     /// Check the configuration, the credentials and the Oomnitza fields the mapping needs.
     Validate(ConfigArg),
@@ -79,14 +150,14 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ConfigArg {
     /// The configuration file (TOML; see docs/configuration.md).
-    #[arg(short, long, value_name = "FILE", env = "QUIP_OOMNITZA_CONFIG")]
+    #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
 }
 
 /// `demo`
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Number of Quip users in the demo company.
+    /// Number of users in the demo company.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(20..=100_000))]
     pub users: u32,
     /// Random seed for the generated people.
@@ -97,15 +168,15 @@ pub struct DemoArgs {
 /// `sandbox`
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
-    /// Number of Quip users.
+    /// Number of users.
     #[arg(long, default_value_t = 500)]
     pub users: usize,
     /// Random seed for the generated people.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Port of the Quip emulator (0 = any free port).
+    /// Port of the source's emulator (0 = any free port); `--port-<source section>`.
     #[arg(long, default_value_t = 0)]
-    pub port_quip: u16,
+    pub port_source: u16,
     /// Port of the Oomnitza emulator (0 = any free port).
     #[arg(long, default_value_t = 0)]
     pub port_oomnitza: u16,
@@ -190,25 +261,14 @@ pub enum CredentialsCommand {
     Rotate(CredentialRotateArgs),
 }
 
-/// Kinds of credential the CLI can add.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CredentialKindArg {
-    /// Quip API token (sent as `Authorization: Bearer ...`).
-    Quip,
-    /// Oomnitza API token (sent as `Authorization2: ...`).
-    Oomnitza,
-    /// Any API key: give --token-name and optionally --prefix.
-    ApiKey,
-}
-
 /// `credentials add`
 #[derive(Debug, Args)]
 pub struct CredentialAddArgs {
     /// Name used in the configuration (`credential = "NAME"`).
     pub name: String,
-    /// What kind of credential.
-    #[arg(long, value_enum, default_value_t = CredentialKindArg::ApiKey)]
-    pub kind: CredentialKindArg,
+    /// What kind of credential: the source's token, `oomnitza` or `api-key`.
+    #[arg(long, default_value = API_KEY_KIND)]
+    pub kind: String,
     /// Header name for --kind api-key.
     #[arg(long, default_value = "Authorization")]
     pub token_name: String,
@@ -233,7 +293,7 @@ pub struct CredentialRotateArgs {
     #[arg(long, value_name = "VAR")]
     pub from_env: Option<String>,
     /// Re-encrypt the credential file under a new passphrase of at least 12 characters
-    /// (read from QUIP_OOMNITZA_NEW_PASSPHRASE, or typed twice, not shown, on a terminal).
+    /// (read from <PREFIX>_NEW_PASSPHRASE, or typed twice, not shown, on a terminal).
     #[arg(long, conflicts_with = "name")]
     pub passphrase: bool,
 }

@@ -1,11 +1,12 @@
-//! `quip-oomnitza demo`: the whole story against the built-in emulators, in seconds.
+//! `demo`: the whole story against the built-in emulators, in seconds. The story is the
+//! same for every pairing; the pairing's [`Demo`] hook starts its emulated source and
+//! changes it (a user disabled, back, removed) as the story goes.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use api_sandbox::{Sandbox, SandboxConfig};
-use quip_oomnitza_pairing::PAIRING;
+use api_sandbox::{DataSpec, OomnitzaConfig, OomnitzaEmulator, Person};
 use secrecy::SecretString;
 use sync_engine::SessionReport;
 use sync_runtime::credentials::Secret;
@@ -15,6 +16,54 @@ use sync_runtime::{Secrets, SectionSecrets};
 use crate::cli::DemoArgs;
 use crate::commands::Context;
 use crate::exit;
+
+/// A pairing's part in `demo` and `sandbox`: its emulated source.
+#[async_trait::async_trait]
+pub trait Demo: Send + Sync {
+    /// How the story names the source, e.g. `Quip`.
+    fn source_name(&self) -> &'static str;
+
+    /// The SaaS application in Oomnitza whose seats the demo syncs, e.g. `Quip`.
+    fn saas_name(&self) -> &'static str;
+
+    /// Fits the Oomnitza emulator to the pairing (the People field of its sync key, the
+    /// application's price). The default changes nothing.
+    fn oomnitza(&self, config: &mut OomnitzaConfig) {
+        let _ = config;
+    }
+
+    /// Starts the source's emulator on loopback, `port` (0: any free port), serving
+    /// `people` (generated from `seed`).
+    async fn start(
+        &self,
+        people: &[Person],
+        seed: u64,
+        port: u16,
+    ) -> anyhow::Result<Box<dyn DemoSource>>;
+}
+
+/// A running emulated source.
+#[async_trait::async_trait]
+pub trait DemoSource: Send + Sync {
+    /// Its base URL.
+    fn base_url(&self) -> String;
+
+    /// The token it accepts (a sandbox value).
+    fn token(&self) -> String;
+
+    /// The configuration's source section (`[quip]`, `[scim]`) for this emulator, its
+    /// credential read from the environment variable `token_var`.
+    fn section(&self, token_var: &str) -> String;
+
+    /// Disables (`active` false) or re-enables one generated person.
+    fn set_active(&self, person: &Person, active: bool);
+
+    /// Removes one generated person from the source.
+    fn remove(&self, person: &Person);
+
+    /// Stops the emulator.
+    async fn shutdown(self: Box<Self>);
+}
 
 /// Prints to stdout.
 #[allow(clippy::print_stdout)]
@@ -63,53 +112,63 @@ fn summary(report: &SessionReport) -> String {
     s
 }
 
-fn demo_config(sandbox: &Sandbox) -> String {
+fn demo_config(ctx: &Context, source: &dyn DemoSource, oomnitza: &OomnitzaEmulator) -> String {
+    let demo = ctx.app.demo;
+    let token_var = format!(
+        "DEMO_{}_TOKEN",
+        ctx.app.pairing.source.section().to_uppercase()
+    );
     format!(
         r#"[integration]
-name = "Quip users (demo)"
+name = "{saas} users (demo)"
 mode = "users_and_saas"
 
 [integration.deactivate]
 max_count = 50
 max_percent = 10
 
-[quip]
-base_url = "{quip}"
-scim_url = "{quip}"
-credential = {{ env = "DEMO_QUIP_TOKEN" }}
-# The demo company's logins go back a long way; a real tenant keeps the 90-day default.
-events_lookback = "3650d"
-
+{source}
 [oomnitza]
 base_url = "{oomnitza}"
 credential = {{ env = "DEMO_OOMNITZA_TOKEN" }}
-saas_name = "Quip"
+saas_name = "{saas}"
 "#,
-        quip = sandbox.quip.base_url(),
-        oomnitza = sandbox.oomnitza.base_url(),
+        saas = demo.saas_name(),
+        source = source.section(&token_var),
+        oomnitza = oomnitza.base_url(),
     )
 }
 
 /// Runs the demo.
-pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
+pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
+    let demo = ctx.app.demo;
+    let command = ctx.app.pairing.product.command;
+    let (name, saas) = (demo.source_name(), demo.saas_name());
     let users = args.users as usize;
     say(&format!(
-        "quip-oomnitza demo: a Quip company of {users} people and an Oomnitza tenant, both emulated on this machine."
+        "{command} demo: a {name} company of {users} people and an Oomnitza tenant, both emulated on this machine."
     ));
-    let mut sandbox_config = SandboxConfig::default();
-    sandbox_config.data.users = users;
-    sandbox_config.data.seed = args.seed;
-    let sandbox = Sandbox::start(sandbox_config)
+    let spec = DataSpec {
+        users,
+        seed: args.seed,
+        ..DataSpec::default()
+    };
+    let people = api_sandbox::datagen::generate(&spec);
+    let source = demo
+        .start(&people, args.seed, 0)
         .await
         .context("cannot start the emulators")?;
-    let quip = sandbox.quip.state();
-    let oomnitza = sandbox.oomnitza.state();
-    let people = quip.people();
-    // Some people already exist in Oomnitza (entered by hand, no Quip id): they are adopted
-    // by email rather than duplicated.
+    let mut oomnitza_config = OomnitzaConfig::default();
+    demo.oomnitza(&mut oomnitza_config);
+    let oomnitza_emulator = OomnitzaEmulator::start(oomnitza_config)
+        .await
+        .context("cannot start the emulators")?;
+    let oomnitza = oomnitza_emulator.state();
+    // Some people already exist in Oomnitza (entered by hand, no source id): they are
+    // adopted by email rather than duplicated.
     let preexisting = oomnitza.seed_people_from(&people, 0.2);
     say(&format!(
-        "Quip: {} users ({} disabled, {} bots, {} admins). Oomnitza: {} people entered by hand before the first sync.",
+        "{name}: {} users ({} disabled, {} bots, {} admins). Oomnitza: {} people entered by hand before the first sync.",
         people.len(),
         people.iter().filter(|p| p.disabled).count(),
         people.iter().filter(|p| p.is_robot).count(),
@@ -126,16 +185,22 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
             .context("cannot make the temporary state directory private")?;
     }
     let state = StateDir::open(state_dir.path())?;
-    let config = Config::parse(Path::new("demo.toml"), demo_config(&sandbox), &PAIRING)?;
+    let config = Config::parse(
+        Path::new("demo.toml"),
+        demo_config(ctx, source.as_ref(), &oomnitza_emulator),
+        ctx.app.pairing,
+    )?;
     let token = |t: &str| Secret::Token(SecretString::from(t.to_owned()));
+    let section = ctx.app.pairing.source.section();
     let secrets = Secrets {
-        source: SectionSecrets::new("quip").with("credential", token(sandbox.quip.token())),
-        target: SectionSecrets::new("oomnitza").with("credential", token(sandbox.oomnitza.token())),
+        source: SectionSecrets::new(section).with("credential", token(&source.token())),
+        target: SectionSecrets::new("oomnitza")
+            .with("credential", token(oomnitza_emulator.token())),
     };
     let integration = &sync_runtime::build_with_secrets(&config, &secrets)?;
     // The demo takes about a second: bars would only get in the way of the story.
     let bars = crate::progress::Bars::new(true);
-    let writes = || sandbox.oomnitza.counters().writes();
+    let writes = || oomnitza_emulator.counters().writes();
 
     heading(1, "validate");
     for line in integration.validate().await? {
@@ -153,14 +218,16 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
 
     heading(
         3,
-        "first sync: people, and SaaS users of the Quip app with role and last activity",
+        &format!(
+            "first sync: people, and SaaS users of the {saas} app with role and last activity"
+        ),
     );
     let report = integration
         .run(&state, &RunOptions::default(), &bars)
         .await?;
     say(&summary(&report));
     let seats = oomnitza
-        .saas_app_id("Quip")
+        .saas_app_id(saas)
         .map(|id| oomnitza.saas_users(id))
         .unwrap_or_default();
     let admins = seats
@@ -173,12 +240,12 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         .count();
     let with_activity = seats.iter().filter(|s| s.last_visit.is_some()).count();
     say(&format!(
-        "   Oomnitza now has {} people and {} Quip seats ({admins} with an admin role, {with_activity} with a last activity)",
+        "   Oomnitza now has {} people and {} {saas} seats ({admins} with an admin role, {with_activity} with a last activity)",
         oomnitza.people_count(),
         seats.len()
     ));
 
-    heading(4, "re-sync with nothing changed in Quip");
+    heading(4, &format!("re-sync with nothing changed in {name}"));
     let before = writes();
     let report = integration
         .run(&state, &RunOptions::default(), &bars)
@@ -194,15 +261,15 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         .find(|p| !p.disabled && !p.is_robot)
         .context("the demo company has no active user")?
         .clone();
-    heading(5, &format!("{} is disabled in Quip", leaver.name));
-    quip.set_disabled(&leaver.quip_id, true);
+    heading(5, &format!("{} is disabled in {name}", leaver.name));
+    source.set_active(&leaver, false);
     let report = integration
         .run(&state, &RunOptions::default(), &bars)
         .await?;
     say(&summary(&report));
 
     heading(6, &format!("{} comes back", leaver.name));
-    quip.set_disabled(&leaver.quip_id, false);
+    source.set_active(&leaver, true);
     let report = integration
         .run(&state, &RunOptions::default(), &bars)
         .await?;
@@ -210,17 +277,16 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
 
     heading(
         7,
-        "a mass removal (40% of Quip users vanish) is held by the threshold",
+        &format!("a mass removal (40% of {name} users vanish) is held by the threshold"),
     );
-    let removed: Vec<String> = people
+    let removed: Vec<&Person> = people
         .iter()
         .filter(|p| !p.is_robot)
         .step_by(5)
         .chain(people.iter().filter(|p| !p.is_robot).skip(1).step_by(5))
-        .map(|p| p.quip_id.clone())
         .collect();
-    for id in &removed {
-        quip.remove_person(id);
+    for person in &removed {
+        source.remove(person);
     }
     let before = writes();
     let report = integration
@@ -228,16 +294,18 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         .await?;
     say(&summary(&report));
     say(&format!(
-        "   {} users removed from Quip; deactivation writes sent: {} (exit code would be {})",
+        "   {} users removed from {name}; deactivation writes sent: {} (exit code would be {})",
         removed.len(),
         writes() - before,
         report.exit_code()
     ));
-    say("   to apply them after review: quip-oomnitza run --config FILE --allow-deactivations");
+    say(&format!(
+        "   to apply them after review: {command} run --config FILE --allow-deactivations"
+    ));
 
     heading(
         8,
-        "seat usage: which Quip seats nobody uses, and what they cost",
+        &format!("seat usage: which {saas} seats nobody uses, and what they cost"),
     );
     let usage = integration
         .seats(
@@ -247,17 +315,20 @@ pub async fn run(_ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         )
         .await?;
     for line in usage
-        .render_terminal(Some(5), PAIRING.no_activity_hint)
+        .render_terminal(Some(5), ctx.app.pairing.no_activity_hint)
         .lines()
     {
         say(&format!("   {line}"));
     }
-    say("   the same as JSON or CSV: quip-oomnitza seats --config FILE --json | --csv");
+    say(&format!(
+        "   the same as JSON or CSV: {command} seats --config FILE --json | --csv"
+    ));
 
     say(&format!(
         "\nDemo finished. Sessions of this demo were kept in a temporary directory ({} sessions) and removed.",
         state.sessions()?.len()
     ));
-    sandbox.shutdown().await;
+    source.shutdown().await;
+    oomnitza_emulator.shutdown().await;
     Ok(exit::OK)
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use credential_store::{ErrorKind, KeyringProvider};
-use quip_oomnitza_pairing::PAIRING;
 use secrecy::{ExposeSecret as _, SecretString};
 use sync_engine::{SessionReport, SessionStatus, Stop};
 use sync_runtime::config::{HumanDuration, TimeOfDay};
@@ -16,18 +15,16 @@ use sync_runtime::credentials::{self, LocalStore};
 use sync_runtime::{Config, Integration, RunOptions, RuntimeError, Schedule, StateDir};
 
 use crate::cli::{
-    Cli, CredentialAddArgs, CredentialKindArg, CredentialRotateArgs, CredentialsCommand, PlanArgs,
-    RunArgs, SandboxArgs, SessionsCommand,
+    API_KEY_KIND, Cli, CredentialAddArgs, CredentialRotateArgs, CredentialsCommand, OOMNITZA_KIND,
+    PlanArgs, RunArgs, SandboxArgs, SessionsCommand,
 };
-use crate::exit;
 use crate::progress::Bars;
-use crate::prompt;
-
-/// The variable `credentials rotate --passphrase` reads the new passphrase from.
-const NEW_PASSPHRASE_VAR: &str = "QUIP_OOMNITZA_NEW_PASSPHRASE";
+use crate::{App, exit, prompt};
 
 /// What every command may need.
 pub struct Context {
+    /// The binary.
+    pub app: &'static App,
     state_dir: Option<PathBuf>,
     quiet: bool,
     keyring_timeout: Duration,
@@ -35,8 +32,9 @@ pub struct Context {
 
 impl Context {
     /// From the global options.
-    pub fn new(cli: &Cli) -> Self {
+    pub fn new(app: &'static App, cli: &Cli) -> Self {
         Context {
+            app,
             state_dir: cli.state_dir.clone(),
             quiet: cli.quiet,
             keyring_timeout: cli.keyring_timeout,
@@ -45,12 +43,13 @@ impl Context {
 
     /// The state directory (created when needed).
     pub fn state(&self) -> anyhow::Result<StateDir> {
-        let dir = match &self.state_dir {
-            Some(d) => d.clone(),
-            None => StateDir::default_location(PAIRING.product.command).ok_or_else(|| {
-                RuntimeError::Usage("no home directory: pass --state-dir DIR".to_owned())
-            })?,
-        };
+        let dir =
+            match &self.state_dir {
+                Some(d) => d.clone(),
+                None => StateDir::default_location(self.app.pairing.product.command).ok_or_else(
+                    || RuntimeError::Usage("no home directory: pass --state-dir DIR".to_owned()),
+                )?,
+            };
         Ok(StateDir::open(&dir).map_err(RuntimeError::from)?)
     }
 
@@ -68,7 +67,7 @@ impl Context {
     /// `--keyring-timeout`.
     fn store_in(&self, state: &StateDir) -> LocalStore {
         let keyring = KeyringProvider::from_default_store().with_timeout(self.keyring_timeout);
-        LocalStore::open_with_keyring(state.path(), PAIRING.product, keyring)
+        LocalStore::open_with_keyring(state.path(), self.app.pairing.product, keyring)
     }
 }
 
@@ -92,7 +91,7 @@ async fn load(
     ctx: &Context,
     path: &std::path::Path,
 ) -> anyhow::Result<(Config, StateDir, Integration)> {
-    let config = Config::load(path, &PAIRING).map_err(RuntimeError::from)?;
+    let config = Config::load(path, ctx.app.pairing).map_err(RuntimeError::from)?;
     let state = ctx.state()?;
     let store = ctx.store_in(&state);
     let integration = sync_runtime::build(&config, &store).await?;
@@ -114,7 +113,7 @@ fn print_report(report: &SessionReport, json: bool) -> anyhow::Result<()> {
 
 /// `validate`
 pub async fn validate(ctx: &Context, args: &crate::cli::ConfigArg) -> anyhow::Result<u8> {
-    let config = Config::load(&args.config, &PAIRING).map_err(RuntimeError::from)?;
+    let config = Config::load(&args.config, ctx.app.pairing).map_err(RuntimeError::from)?;
     let store = ctx.store()?;
     let integration = sync_runtime::build(&config, &store).await?;
     out(&format!(
@@ -162,7 +161,7 @@ pub async fn seats(ctx: &Context, args: &crate::cli::SeatsArgs) -> anyhow::Resul
         out(report.render_csv()?.trim_end());
     } else {
         out(report
-            .render_terminal(args.limit, PAIRING.no_activity_hint)
+            .render_terminal(args.limit, ctx.app.pairing.no_activity_hint)
             .trim_end());
     }
     Ok(exit::OK)
@@ -285,31 +284,42 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
 }
 
 /// `sandbox`
-pub async fn sandbox(_ctx: &Context, args: &SandboxArgs) -> anyhow::Result<u8> {
-    let mut config = api_sandbox::SandboxConfig::default();
-    config.data.users = args.users;
-    config.data.seed = args.seed;
-    config.quip.port = args.port_quip;
-    config.oomnitza.port = args.port_oomnitza;
-    let sandbox = api_sandbox::Sandbox::start(config).await?;
+pub async fn sandbox(ctx: &Context, args: &SandboxArgs) -> anyhow::Result<u8> {
+    let demo = ctx.app.demo;
+    let spec = api_sandbox::DataSpec {
+        users: args.users,
+        seed: args.seed,
+        ..api_sandbox::DataSpec::default()
+    };
+    let people = api_sandbox::datagen::generate(&spec);
+    let source = demo.start(&people, args.seed, args.port_source).await?;
+    let mut oomnitza_config = api_sandbox::OomnitzaConfig {
+        port: args.port_oomnitza,
+        ..api_sandbox::OomnitzaConfig::default()
+    };
+    demo.oomnitza(&mut oomnitza_config);
+    let oomnitza = api_sandbox::OomnitzaEmulator::start(oomnitza_config).await?;
+    let name = demo.source_name();
+    let var = format!("{}_TOKEN", ctx.app.pairing.source.section().to_uppercase());
     out(&format!(
-        "Quip emulator:     {}  (token: {}; SCIM at the same URL)\nOomnitza emulator: {}  (token: {})\n\n\
+        "{name} emulator: {}  (token: {})\nOomnitza emulator: {}  (token: {})\n\n\
          Try it with a configuration like:\n\n\
-         [quip]\nbase_url = \"{}\"\nscim_url = \"{}\"\ncredential = {{ env = \"QUIP_TOKEN\" }}\n\n\
-         [oomnitza]\nbase_url = \"{}\"\ncredential = {{ env = \"OOMNITZA_TOKEN\" }}\n\n\
-         and QUIP_TOKEN={} OOMNITZA_TOKEN={} in the environment.\nPress Ctrl-C to stop.",
-        sandbox.quip.base_url(),
-        sandbox.quip.token(),
-        sandbox.oomnitza.base_url(),
-        sandbox.oomnitza.token(),
-        sandbox.quip.base_url(),
-        sandbox.quip.base_url(),
-        sandbox.oomnitza.base_url(),
-        sandbox.quip.token(),
-        sandbox.oomnitza.token(),
+         {}\n[oomnitza]\nbase_url = \"{}\"\ncredential = {{ env = \"OOMNITZA_TOKEN\" }}\n\
+         saas_name = \"{}\"\n\n\
+         and {var}={} OOMNITZA_TOKEN={} in the environment.\nPress Ctrl-C to stop.",
+        source.base_url(),
+        source.token(),
+        oomnitza.base_url(),
+        oomnitza.token(),
+        source.section(&var).trim_end(),
+        oomnitza.base_url(),
+        demo.saas_name(),
+        source.token(),
+        oomnitza.token(),
     ));
     sync_runtime::schedule::shutdown_signal().await;
-    sandbox.shutdown().await;
+    source.shutdown().await;
+    oomnitza.shutdown().await;
     Ok(exit::OK)
 }
 
@@ -338,15 +348,14 @@ fn read_secret(from_env: Option<&str>) -> anyhow::Result<SecretString> {
 }
 
 /// The new passphrase for `credentials rotate --passphrase`: from
-/// `QUIP_OOMNITZA_NEW_PASSPHRASE`, or typed twice (not shown) when that is unset and stdin
+/// `<PREFIX>_NEW_PASSPHRASE`, or typed twice (not shown) when that is unset and stdin
 /// is a terminal. A blank or short one is a usage error, before the file is touched.
-fn read_new_passphrase() -> anyhow::Result<SecretString> {
-    let new = match std::env::var(NEW_PASSPHRASE_VAR) {
+fn read_new_passphrase(ctx: &Context) -> anyhow::Result<SecretString> {
+    let var = ctx.app.pairing.product.var("NEW_PASSPHRASE");
+    let new = match std::env::var(&var) {
         Ok(value) => SecretString::from(value),
         Err(std::env::VarError::NotUnicode(_)) => {
-            bail!(RuntimeError::Usage(format!(
-                "{NEW_PASSPHRASE_VAR} is not valid UTF-8"
-            )))
+            bail!(RuntimeError::Usage(format!("{var} is not valid UTF-8")))
         }
         Err(std::env::VarError::NotPresent) if std::io::stdin().is_terminal() => {
             let first = prompt::read_hidden_line(&format!(
@@ -367,13 +376,13 @@ fn read_new_passphrase() -> anyhow::Result<SecretString> {
             first
         }
         Err(std::env::VarError::NotPresent) => bail!(RuntimeError::Usage(format!(
-            "set {NEW_PASSPHRASE_VAR} to the new passphrase (at least {} characters)",
+            "set {var} to the new passphrase (at least {} characters)",
             credential_store::file::MIN_PASSPHRASE_CHARS
         ))),
     };
     credential_store::file::check_new_passphrase(&new).map_err(|reason| {
         RuntimeError::Usage(format!(
-            "{NEW_PASSPHRASE_VAR} refused: {reason}; the credential file is unchanged"
+            "{var} refused: {reason}; the credential file is unchanged"
         ))
     })?;
     Ok(new)
@@ -383,7 +392,7 @@ fn read_new_passphrase() -> anyhow::Result<SecretString> {
 pub async fn credentials(ctx: &Context, cmd: CredentialsCommand) -> anyhow::Result<u8> {
     let store = ctx.store()?;
     match cmd {
-        CredentialsCommand::Add(args) => add_credential(&store, &args).await,
+        CredentialsCommand::Add(args) => add_credential(ctx, &store, &args).await,
         CredentialsCommand::List { json } => {
             let list = store.list().await.map_err(RuntimeError::from)?;
             if json {
@@ -402,16 +411,21 @@ pub async fn credentials(ctx: &Context, cmd: CredentialsCommand) -> anyhow::Resu
             out(&format!("removed credential \"{name}\""));
             Ok(exit::OK)
         }
-        CredentialsCommand::Rotate(args) => rotate_credential(&store, &args).await,
+        CredentialsCommand::Rotate(args) => rotate_credential(ctx, &store, &args).await,
     }
 }
 
-async fn add_credential(store: &LocalStore, args: &CredentialAddArgs) -> anyhow::Result<u8> {
+async fn add_credential(
+    ctx: &Context,
+    store: &LocalStore,
+    args: &CredentialAddArgs,
+) -> anyhow::Result<u8> {
     let secret = read_secret(args.from_env.as_deref())?;
-    let (token_name, prefix) = match args.kind {
-        CredentialKindArg::Quip => ("Authorization".to_owned(), Some("Bearer ".to_owned())),
-        CredentialKindArg::Oomnitza => ("Authorization2".to_owned(), None),
-        CredentialKindArg::ApiKey => (args.token_name.clone(), args.prefix.clone()),
+    // The parser accepts these two and the source's section name (a bearer token).
+    let (token_name, prefix) = match args.kind.as_str() {
+        OOMNITZA_KIND => ("Authorization2".to_owned(), None),
+        API_KEY_KIND => (args.token_name.clone(), args.prefix.clone()),
+        _ => ("Authorization".to_owned(), Some("Bearer ".to_owned())),
     };
     let meta = store
         .add_api_key(&args.name, &args.owner, &token_name, prefix, secret)
@@ -426,7 +440,7 @@ async fn add_credential(store: &LocalStore, args: &CredentialAddArgs) -> anyhow:
             if weak {
                 e.context(format!(
                     "{} cannot protect a new credential file",
-                    PAIRING.product.passphrase_var()
+                    ctx.app.pairing.product.passphrase_var()
                 ))
             } else {
                 e
@@ -436,16 +450,21 @@ async fn add_credential(store: &LocalStore, args: &CredentialAddArgs) -> anyhow:
     Ok(exit::OK)
 }
 
-async fn rotate_credential(store: &LocalStore, args: &CredentialRotateArgs) -> anyhow::Result<u8> {
+async fn rotate_credential(
+    ctx: &Context,
+    store: &LocalStore,
+    args: &CredentialRotateArgs,
+) -> anyhow::Result<u8> {
     if args.passphrase {
-        let new = read_new_passphrase()?;
+        let new = read_new_passphrase(ctx)?;
         store
             .rotate_passphrase(new)
             .await
             .map_err(RuntimeError::from)?;
-        out(
-            "credential file re-encrypted under the new passphrase; set QUIP_OOMNITZA_PASSPHRASE to it from now on",
-        );
+        out(&format!(
+            "credential file re-encrypted under the new passphrase; set {} to it from now on",
+            ctx.app.pairing.product.passphrase_var()
+        ));
         return Ok(exit::OK);
     }
     let name = args
