@@ -10,10 +10,13 @@
 //! use oomnitza_client::OomnitzaDefaults;
 //! use oomnitza_target::OomnitzaFactory;
 //!
-//! static OOMNITZA: OomnitzaFactory = OomnitzaFactory {
+//! static OOMNITZA: OomnitzaFactory = OomnitzaFactory::new(None, "acme-oomnitza", "acme_user_id");
+//! // the same as
+//! static SAME: OomnitzaFactory = OomnitzaFactory {
 //!     defaults: OomnitzaDefaults { saas_name: None, connector_name: "acme-oomnitza" },
 //!     users_sync_key: "acme_user_id",
 //! };
+//! # let _ = &SAME;
 //! # let _ = &OOMNITZA;
 //! ```
 
@@ -33,6 +36,25 @@ pub struct OomnitzaFactory {
     pub defaults: OomnitzaDefaults,
     /// The People field holding the sync key when the definition has no users mapping.
     pub users_sync_key: &'static str,
+}
+
+impl OomnitzaFactory {
+    /// A factory whose application defaults to `saas_name` (`None`: it must be named),
+    /// whose bulk portions are `connector_name`'s and whose People sync key defaults to
+    /// `users_sync_key`.
+    pub const fn new(
+        saas_name: Option<&'static str>,
+        connector_name: &'static str,
+        users_sync_key: &'static str,
+    ) -> Self {
+        OomnitzaFactory {
+            defaults: OomnitzaDefaults {
+                saas_name,
+                connector_name,
+            },
+            users_sync_key,
+        }
+    }
 }
 
 /// `[oomnitza]`, read.

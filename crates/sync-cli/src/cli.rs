@@ -25,7 +25,7 @@ pub fn command(app: &App) -> clap::Command {
         .mut_subcommand("run", with_config)
         .mut_subcommand("seats", with_config)
         .mut_subcommand("sandbox", |c| {
-            let display = app.demo.source_name();
+            let display = app.source_name;
             c.about(format!(
                 "Run the {display} and Oomnitza emulators standalone until interrupted"
             ))
@@ -42,7 +42,7 @@ pub fn command(app: &App) -> clap::Command {
             c.mut_arg("users", |a| {
                 a.help(format!(
                     "Number of {} users in the demo company",
-                    app.demo.source_name()
+                    app.source_name
                 ))
             })
         })

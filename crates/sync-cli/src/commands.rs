@@ -297,9 +297,9 @@ pub async fn sandbox(ctx: &Context, args: &SandboxArgs) -> anyhow::Result<u8> {
         port: args.port_oomnitza,
         ..api_sandbox::OomnitzaConfig::default()
     };
-    demo.oomnitza(&mut oomnitza_config);
+    crate::demo::prepare_oomnitza(ctx.app, &mut oomnitza_config);
     let oomnitza = api_sandbox::OomnitzaEmulator::start(oomnitza_config).await?;
-    let name = demo.source_name();
+    let name = ctx.app.source_name;
     let var = format!("{}_TOKEN", ctx.app.pairing.source.section().to_uppercase());
     out(&format!(
         "{name} emulator: {}  (token: {})\nOomnitza emulator: {}  (token: {})\n\n\
@@ -307,18 +307,20 @@ pub async fn sandbox(ctx: &Context, args: &SandboxArgs) -> anyhow::Result<u8> {
          {}\n[oomnitza]\nbase_url = \"{}\"\ncredential = {{ env = \"OOMNITZA_TOKEN\" }}\n\
          saas_name = \"{}\"\n\n\
          and {var}={} OOMNITZA_TOKEN={} in the environment.\nPress Ctrl-C to stop.",
-        source.base_url(),
-        source.token(),
+        source.base_url,
+        source.token,
         oomnitza.base_url(),
         oomnitza.token(),
-        source.section(&var).trim_end(),
+        source
+            .section(ctx.app.pairing.source.section(), &var)
+            .trim_end(),
         oomnitza.base_url(),
-        demo.saas_name(),
-        source.token(),
+        ctx.app.demo_app,
+        source.token,
         oomnitza.token(),
     ));
     sync_runtime::schedule::shutdown_signal().await;
-    source.shutdown().await;
+    source.shutdown.await;
     oomnitza.shutdown().await;
     Ok(exit::OK)
 }

@@ -6,7 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use api_sandbox::{DataSpec, OomnitzaConfig, OomnitzaEmulator, Person};
+use std::future::Future;
+use std::pin::Pin;
+
+use api_sandbox::oomnitza::CustomField;
+use api_sandbox::{DataSpec, OomnitzaConfig, OomnitzaEmulator, Person, SaasSpend};
 use secrecy::SecretString;
 use sync_engine::SessionReport;
 use sync_runtime::credentials::Secret;
@@ -15,54 +19,67 @@ use sync_runtime::{Secrets, SectionSecrets};
 
 use crate::cli::DemoArgs;
 use crate::commands::Context;
-use crate::exit;
+use crate::{App, exit};
 
-/// A pairing's part in `demo` and `sandbox`: its emulated source.
+/// A pairing's part in `demo` and `sandbox`: it starts the emulated source.
 #[async_trait::async_trait]
 pub trait Demo: Send + Sync {
-    /// How the story names the source, e.g. `Quip`.
-    fn source_name(&self) -> &'static str;
-
-    /// The SaaS application in Oomnitza whose seats the demo syncs, e.g. `Quip`.
-    fn saas_name(&self) -> &'static str;
-
-    /// Fits the Oomnitza emulator to the pairing (the People field of its sync key, the
-    /// application's price). The default changes nothing.
-    fn oomnitza(&self, config: &mut OomnitzaConfig) {
-        let _ = config;
-    }
-
     /// Starts the source's emulator on loopback, `port` (0: any free port), serving
     /// `people` (generated from `seed`).
-    async fn start(
-        &self,
-        people: &[Person],
-        seed: u64,
-        port: u16,
-    ) -> anyhow::Result<Box<dyn DemoSource>>;
+    async fn start(&self, people: &[Person], seed: u64, port: u16) -> anyhow::Result<DemoSource>;
 }
 
-/// A running emulated source.
-#[async_trait::async_trait]
-pub trait DemoSource: Send + Sync {
-    /// Its base URL.
-    fn base_url(&self) -> String;
+/// Changes one generated person in an emulated source; false when it does not have them.
+pub type PersonChange<A> = Box<dyn Fn(&Person, A) -> bool + Send + Sync>;
 
+/// A running emulated source, as the story drives it.
+pub struct DemoSource {
+    /// Its base URL (the section's `base_url`).
+    pub base_url: String,
     /// The token it accepts (a sandbox value).
-    fn token(&self) -> String;
-
-    /// The configuration's source section (`[quip]`, `[scim]`) for this emulator, its
-    /// credential read from the environment variable `token_var`.
-    fn section(&self, token_var: &str) -> String;
-
-    /// Disables (`active` false) or re-enables one generated person.
-    fn set_active(&self, person: &Person, active: bool);
-
+    pub token: String,
+    /// More keys of the source's section, as TOML lines (`base_url` and `credential` are
+    /// written for it).
+    pub settings: String,
+    /// Disables (`false`) or re-enables one generated person.
+    pub set_active: PersonChange<bool>,
     /// Removes one generated person from the source.
-    fn remove(&self, person: &Person);
-
+    pub remove: PersonChange<()>,
     /// Stops the emulator.
-    async fn shutdown(self: Box<Self>);
+    pub shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl DemoSource {
+    /// The configuration's source section for this emulator, its credential read from the
+    /// environment variable `token_var`.
+    pub fn section(&self, name: &str, token_var: &str) -> String {
+        format!(
+            "[{name}]\nbase_url = \"{}\"\ncredential = {{ env = \"{token_var}\" }}\n{}",
+            self.base_url, self.settings
+        )
+    }
+}
+
+/// Fits the Oomnitza emulator to the pairing: the People field of its sync key (unique, as
+/// `validate` requires) and a price for the application (120 a seat), where missing.
+pub(crate) fn prepare_oomnitza(app: &App, config: &mut OomnitzaConfig) {
+    let key = (app.pairing.users_mapping)().sync_key.target;
+    if !config.custom_fields.iter().any(|f| f.external_id == key) {
+        let label = key.replace('_', " ");
+        let field = CustomField::new(key, label).unique(true).editable(false);
+        config.custom_fields.push(field);
+    }
+    if !config
+        .saas_spend
+        .iter()
+        .any(|s| s.saas_name.eq_ignore_ascii_case(app.demo_app))
+    {
+        config.saas_spend.push(SaasSpend {
+            saas_name: app.demo_app.to_owned(),
+            annual_spend: 36_000.0,
+            total_licenses: 300,
+        });
+    }
 }
 
 /// Prints to stdout.
@@ -112,8 +129,8 @@ fn summary(report: &SessionReport) -> String {
     s
 }
 
-fn demo_config(ctx: &Context, source: &dyn DemoSource, oomnitza: &OomnitzaEmulator) -> String {
-    let demo = ctx.app.demo;
+fn demo_config(ctx: &Context, source: &DemoSource, oomnitza: &OomnitzaEmulator) -> String {
+    let section = ctx.app.pairing.source.section();
     let token_var = format!(
         "DEMO_{}_TOKEN",
         ctx.app.pairing.source.section().to_uppercase()
@@ -133,8 +150,8 @@ base_url = "{oomnitza}"
 credential = {{ env = "DEMO_OOMNITZA_TOKEN" }}
 saas_name = "{saas}"
 "#,
-        saas = demo.saas_name(),
-        source = source.section(&token_var),
+        saas = ctx.app.demo_app,
+        source = source.section(section, &token_var),
         oomnitza = oomnitza.base_url(),
     )
 }
@@ -143,7 +160,7 @@ saas_name = "{saas}"
 pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     let demo = ctx.app.demo;
     let command = ctx.app.pairing.product.command;
-    let (name, saas) = (demo.source_name(), demo.saas_name());
+    let (name, saas) = (ctx.app.source_name, ctx.app.demo_app);
     let users = args.users as usize;
     say(&format!(
         "{command} demo: a {name} company of {users} people and an Oomnitza tenant, both emulated on this machine."
@@ -159,7 +176,7 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         .await
         .context("cannot start the emulators")?;
     let mut oomnitza_config = OomnitzaConfig::default();
-    demo.oomnitza(&mut oomnitza_config);
+    prepare_oomnitza(ctx.app, &mut oomnitza_config);
     let oomnitza_emulator = OomnitzaEmulator::start(oomnitza_config)
         .await
         .context("cannot start the emulators")?;
@@ -187,13 +204,13 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     let state = StateDir::open(state_dir.path())?;
     let config = Config::parse(
         Path::new("demo.toml"),
-        demo_config(ctx, source.as_ref(), &oomnitza_emulator),
+        demo_config(ctx, &source, &oomnitza_emulator),
         ctx.app.pairing,
     )?;
     let token = |t: &str| Secret::Token(SecretString::from(t.to_owned()));
     let section = ctx.app.pairing.source.section();
     let secrets = Secrets {
-        source: SectionSecrets::new(section).with("credential", token(&source.token())),
+        source: SectionSecrets::new(section).with("credential", token(&source.token)),
         target: SectionSecrets::new("oomnitza")
             .with("credential", token(oomnitza_emulator.token())),
     };
@@ -262,14 +279,14 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         .context("the demo company has no active user")?
         .clone();
     heading(5, &format!("{} is disabled in {name}", leaver.name));
-    source.set_active(&leaver, false);
+    anyhow::ensure!((source.set_active)(&leaver, false), "no {}", leaver.name);
     let report = integration
         .run(&state, &RunOptions::default(), &bars)
         .await?;
     say(&summary(&report));
 
     heading(6, &format!("{} comes back", leaver.name));
-    source.set_active(&leaver, true);
+    anyhow::ensure!((source.set_active)(&leaver, true), "no {}", leaver.name);
     let report = integration
         .run(&state, &RunOptions::default(), &bars)
         .await?;
@@ -279,15 +296,14 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         7,
         &format!("a mass removal (40% of {name} users vanish) is held by the threshold"),
     );
-    let removed: Vec<&Person> = people
+    // A person the source did not take (a duplicate email, say) is not counted.
+    let removed = people
         .iter()
         .filter(|p| !p.is_robot)
         .step_by(5)
         .chain(people.iter().filter(|p| !p.is_robot).skip(1).step_by(5))
-        .collect();
-    for person in &removed {
-        source.remove(person);
-    }
+        .filter(|p| (source.remove)(p, ()))
+        .count();
     let before = writes();
     let report = integration
         .run(&state, &RunOptions::default(), &bars)
@@ -295,7 +311,7 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     say(&summary(&report));
     say(&format!(
         "   {} users removed from {name}; deactivation writes sent: {} (exit code would be {})",
-        removed.len(),
+        removed,
         writes() - before,
         report.exit_code()
     ));
@@ -328,7 +344,7 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         "\nDemo finished. Sessions of this demo were kept in a temporary directory ({} sessions) and removed.",
         state.sessions()?.len()
     ));
-    source.shutdown().await;
+    source.shutdown.await;
     oomnitza_emulator.shutdown().await;
     Ok(exit::OK)
 }

@@ -15,6 +15,8 @@
 //!     pairing: pairing(),
 //!     about: "Keeps Oomnitza People and SaaS users in step with Acme.",
 //!     source_credential_help: "Acme API token (sent as `Authorization: Bearer ...`)",
+//!     source_name: "Acme",
+//!     demo_app: "Acme",
 //!     demo: demo(),
 //! });
 //! fn main() -> std::process::ExitCode {
@@ -40,7 +42,7 @@ use std::process::ExitCode;
 use sync_runtime::Pairing;
 use tracing_subscriber::EnvFilter;
 
-pub use demo::{Demo, DemoSource};
+pub use demo::{Demo, DemoSource, PersonChange};
 pub use progress::Bars;
 
 use crate::cli::{Cli, Command, LogFormat};
@@ -65,6 +67,10 @@ pub struct App {
     pub about: &'static str,
     /// What `credentials add --kind <source section>` stores, for `--help`.
     pub source_credential_help: &'static str,
+    /// How the demo story and `--help` name the source, e.g. `Quip`.
+    pub source_name: &'static str,
+    /// The SaaS application in Oomnitza whose seats the demo syncs, e.g. `Quip`.
+    pub demo_app: &'static str,
     /// The emulated source of `demo` and `sandbox`.
     pub demo: &'static dyn Demo,
 }
