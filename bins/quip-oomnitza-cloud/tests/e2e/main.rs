@@ -13,4 +13,5 @@ mod concurrency;
 mod flow;
 mod hostile;
 mod metrics;
+mod scale;
 mod secrets;
